@@ -1,0 +1,268 @@
+"""The memory engine: validates writes, shows the window, schedules folds.
+
+A fold runs on a worker thread after a write pushes the window past ``W``
+messages. Safety across threads, processes and replicas comes from the
+store: a lease keeps a second worker from spending LLM calls on the same
+session, and ``add_summary`` is a compare-and-set, so a fold lands only on
+the exact state it read (never after a delete, never twice for one point).
+A failed fold changes nothing; the next write schedules it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .model import InvalidInput, MemoryView, Message, NewMessage, SessionInfo, Summary
+from .stores.base import Store
+from .summarizer import Summarizer, as_summarizer
+from .tokens import count_tokens, tokenizer_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger("motorhead_magic")
+
+Listener = Callable[[str, str], None]  # (event: "write" | "fold" | "delete", session_id)
+
+LANGCHAIN_ROLES = {"human": "Human", "ai": "AI", "system": "System", "tool": "Tool",
+                   "function": "Function"}
+
+
+def check_session_id(session_id: Any) -> str:
+    if not isinstance(session_id, str) or not session_id:
+        raise InvalidInput(f"session id must be a non-empty string, got {session_id!r}")
+    return session_id
+
+
+def _role_and_content(index: int, message: Any) -> tuple[Any, Any, Any]:
+    if isinstance(message, dict):
+        for key in ("role", "content"):
+            if key not in message:
+                raise InvalidInput(f"message {index}: missing {key!r}")
+        return message["role"], message["content"], message.get("metadata") or {}
+    kind = getattr(message, "type", None)
+    if isinstance(kind, str) and hasattr(message, "content"):  # a LangChain message
+        role = getattr(message, "role", None) if kind == "chat" else LANGCHAIN_ROLES.get(kind)
+        return role or kind, message.content, {}
+    raise InvalidInput(
+        f"message {index}: expected a dict with 'role' and 'content' or a LangChain message,"
+        f" got {type(message).__name__}"
+    )
+
+
+def normalize_messages(messages: Any) -> list[NewMessage]:
+    """Validate every message before anything is written, so a bad batch writes nothing."""
+    if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Sequence):
+        raise InvalidInput(
+            f"messages must be a list of {{'role', 'content'}} dicts, got {type(messages).__name__}"
+        )
+    result = []
+    for index, message in enumerate(messages):
+        role, content, metadata = _role_and_content(index, message)
+        if not isinstance(role, str) or not role:
+            raise InvalidInput(f"message {index}: 'role' must be a non-empty string")
+        if not isinstance(content, str):
+            raise InvalidInput(
+                f"message {index}: 'content' must be a string, got {type(content).__name__}"
+            )
+        if not isinstance(metadata, dict):
+            raise InvalidInput(f"message {index}: 'metadata' must be a dict")
+        try:
+            json.dumps(metadata)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"message {index}: metadata is not JSON: {exc}") from exc
+        result.append(NewMessage(role, content, count_tokens(content), metadata))
+    return result
+
+
+class StoreMemory:
+    """The Memory protocol over a local :class:`Store` (SQLite or Redis)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        window_size: int = 12,
+        summarizer: Any = None,
+        lease_seconds: float = 120.0,
+        workers: int = 2,
+    ) -> None:
+        if not isinstance(window_size, int) or window_size < 1:
+            raise InvalidInput(f"window_size must be a positive integer, got {window_size!r}")
+        self.store = store
+        self.window_size = window_size
+        self.summarizer: Summarizer | None = as_summarizer(summarizer)
+        self.lease_seconds = lease_seconds
+        self.tokenizer = tokenizer_name()
+        self.last_fold_error: BaseException | None = None
+        self._workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._queued: set[str] = set()
+        self._active: dict[str, int] = {}
+        self._idle = threading.Condition()
+        self._listeners: list[Listener] = []
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url} window_size={self.window_size}>"
+
+    # -- the Memory protocol ---------------------------------------------------------
+
+    def add(
+        self,
+        session_id: str,
+        messages: Sequence[Any],
+        *,
+        context: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        """Append messages (and optionally replace the current summary text first)."""
+        session_id = check_session_id(session_id)
+        items = normalize_messages(messages)
+        if context is not None and not isinstance(context, str):
+            raise InvalidInput(f"context must be a string or None, got {type(context).__name__}")
+        if not items and context is None:
+            return
+        self.store.append(session_id, items, context, namespace)
+        self._notify("write", session_id)
+        self._schedule(session_id)
+
+    def get(self, session_id: str) -> MemoryView:
+        return self.store.view(check_session_id(session_id), self.window_size)
+
+    def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
+        return self.store.history(check_session_id(session_id), start, limit)
+
+    def summaries(self, session_id: str) -> list[Summary]:
+        return self.store.summaries(check_session_id(session_id))
+
+    def sessions(self, namespace: str | None = None) -> list[str]:
+        return self.store.session_ids(namespace)
+
+    def session_infos(self) -> list[SessionInfo]:
+        return self.store.session_infos(self.window_size)
+
+    def delete(self, session_id: str) -> None:
+        self.store.delete(check_session_id(session_id))
+        self._notify("delete", session_id)
+
+    def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None:
+        """Block until background folds (of one session, or all) are done."""
+
+        def idle() -> bool:
+            if session_id is None:
+                return not self._active
+            return session_id not in self._active
+
+        with self._idle:
+            if not self._idle.wait_for(idle, timeout):
+                raise TimeoutError(f"background summarization still running after {timeout}s")
+
+    def to_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
+        from .frames import messages_frame
+
+        if session_id is not None:
+            check_session_id(session_id)
+        return messages_frame(self.store.export_columns(session_id))
+
+    def summaries_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
+        from .frames import summaries_frame
+
+        ids = [session_id] if session_id is not None else self.sessions()
+        return summaries_frame([s for sid in ids for s in self.summaries(sid)])
+
+    def sessions_dataframe(self) -> pd.DataFrame:
+        from .frames import sessions_frame
+
+        return sessions_frame(self.session_infos())
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, session_id)`` after writes, folds and deletes made through
+        this object (from whichever thread made them); returns the unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self.store.close()
+
+    def __enter__(self) -> StoreMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- background folding ----------------------------------------------------------
+
+    def _notify(self, event: str, session_id: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event, session_id)
+            except Exception:  # a broken display must never break the memory
+                log.exception("motorhead listener failed")
+
+    def _schedule(self, session_id: str) -> None:
+        if self.summarizer is None:
+            return
+        with self._idle:
+            if session_id in self._queued:
+                return
+            self._queued.add(session_id)
+            self._active[session_id] = self._active.get(session_id, 0) + 1
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._workers, "motorhead-fold")
+        self._executor.submit(self._run_fold, session_id)
+
+    def _run_fold(self, session_id: str) -> None:
+        with self._idle:
+            self._queued.discard(session_id)
+        try:
+            self.fold(session_id)
+        except Exception as exc:
+            self.last_fold_error = exc
+            log.warning("motorhead: fold of session %r failed (retried on the next write): %s",
+                        session_id, exc)
+        finally:
+            with self._idle:
+                self._active[session_id] -= 1
+                if not self._active[session_id]:
+                    del self._active[session_id]
+                self._idle.notify_all()
+
+    def fold(self, session_id: str) -> int:
+        """Fold the session now, in this thread, while its window exceeds ``W``; returns
+        how many summaries landed (0 if another worker holds the lease)."""
+        if self.summarizer is None:
+            return 0
+        token = self.store.acquire_lease(session_id, self.lease_seconds)
+        if token is None:
+            return 0
+        landed = 0
+        try:
+            while True:
+                state = self.store.fold_state(session_id)
+                if state is None or state.last_seq - state.through_seq <= self.window_size:
+                    return landed
+                through = state.last_seq - self.window_size // 2
+                lines = self.store.history(
+                    session_id, state.through_seq + 1, through - state.through_seq
+                )
+                context, spent = self.summarizer.fold(state.context, lines)
+                if self.store.add_summary(
+                    session_id, state.epoch, state.summary_count, through, context, spent
+                ):
+                    landed += 1
+                    self.last_fold_error = None
+                    self._notify("fold", session_id)
+        finally:
+            self.store.release_lease(session_id, token)

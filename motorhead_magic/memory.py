@@ -1,0 +1,131 @@
+"""``connect(url)``: one entry point for every backend, and the protocol they share.
+
+The embedded SQLite store, Redis and a remote Motörhead server all answer the
+same :class:`Memory` protocol, so the magics, the panel, the server and the
+JupyterLab extension never care which one is behind it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+from .model import InvalidInput, MemoryView, Message, SessionInfo, Summary
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_WINDOW_SIZE = 12
+
+
+@runtime_checkable
+class Memory(Protocol):
+    """What every backend offers (DESIGN.md section 4)."""
+
+    url: str
+    window_size: int
+
+    def add(self, session_id: str, messages: Sequence[Any], *, context: str | None = None,
+            namespace: str | None = None) -> None: ...
+
+    def get(self, session_id: str) -> MemoryView: ...
+
+    def history(self, session_id: str, start: int = 0,
+                limit: int | None = None) -> list[Message]: ...
+
+    def summaries(self, session_id: str) -> list[Summary]: ...
+
+    def sessions(self, namespace: str | None = None) -> list[str]: ...
+
+    def session_infos(self) -> list[SessionInfo]: ...
+
+    def delete(self, session_id: str) -> None: ...
+
+    def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
+
+    def to_dataframe(self, session_id: str | None = None) -> pd.DataFrame: ...
+
+    def summaries_dataframe(self, session_id: str | None = None) -> pd.DataFrame: ...
+
+    def sessions_dataframe(self) -> pd.DataFrame: ...
+
+    def subscribe(self, listener: Callable[[str, str], None]) -> Callable[[], None]: ...
+
+    def close(self) -> None: ...
+
+
+def default_store_path() -> Path:
+    """The embedded store shared by every kernel and server of this user."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "motorhead_magic" / "memory.db"
+
+
+def default_url() -> str:
+    return os.environ.get("MOTORHEAD_URL") or f"sqlite:///{default_store_path()}"
+
+
+def default_window_size() -> int:
+    raw = os.environ.get("MOTORHEAD_MAX_WINDOW_SIZE")
+    if not raw:
+        return DEFAULT_WINDOW_SIZE
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"MOTORHEAD_MAX_WINDOW_SIZE must be an integer, got {raw!r}") from None
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for display."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def connect(
+    url: str | None = None,
+    *,
+    window_size: int | None = None,
+    summarizer: Any = None,
+    **options: Any,
+) -> Memory:
+    """Open a memory: ``None`` (the embedded default, or env ``MOTORHEAD_URL``),
+    ``sqlite:///abs/path.db``, ``redis://host:port/db`` or ``http(s)://host:port``.
+
+    ``summarizer`` is a LangChain chat model (or a :class:`~.summarizer.Summarizer`)
+    used for folds; without one nothing is summarized. Extra ``options`` go to the
+    backend (e.g. ``lease_seconds``, ``timeout``, ``api_key``).
+    """
+    url = url or default_url()
+    if not isinstance(url, str):
+        raise InvalidInput(f"url must be a string, got {type(url).__name__}")
+    window_size = default_window_size() if window_size is None else window_size
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "sqlite":
+        from .engine import StoreMemory
+        from .stores.sqlite import SQLiteStore
+
+        path = urlsplit(url).path
+        if not path or path == "/":
+            raise InvalidInput(f"SQLite URL needs a path: sqlite:///abs/path.db, got {url!r}")
+        store = SQLiteStore("/" + path.lstrip("/"))
+        return StoreMemory(store, window_size=window_size, summarizer=summarizer, **options)
+    if scheme in ("redis", "rediss", "unix"):
+        from .engine import StoreMemory
+        from .stores.redis import RedisStore
+
+        store = RedisStore(url, prefix=options.pop("prefix", "mhm"))
+        return StoreMemory(store, window_size=window_size, summarizer=summarizer, **options)
+    if scheme in ("http", "https"):
+        from .remote import RemoteMemory
+
+        return RemoteMemory(url, window_size=window_size, summarizer=summarizer, **options)
+    raise InvalidInput(
+        f"unknown URL scheme {scheme or '(none)'!r} in {redact(url)!r}:"
+        " use sqlite:///path.db, redis://host:port/db or http(s)://host:port"
+    )

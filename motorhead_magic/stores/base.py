@@ -1,0 +1,84 @@
+"""The storage protocol every backend implements (SQLite, Redis).
+
+Stores are dumb and atomic: each method is one transaction (or one Lua
+script). Policy (window size, when to fold, leases' length) lives in the
+engine. The two primitives that make folding safe across processes are here:
+a lease (so one worker folds a session at a time) and a compare-and-set on
+the summary list (so a fold lands only on the state it was computed from, and
+never on a session deleted or re-created meanwhile: ``epoch`` changes then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..model import MemoryView, Message, NewMessage, SessionInfo, Summary
+
+
+@dataclass(frozen=True)
+class FoldState:
+    """A consistent snapshot of what a fold needs to decide and to commit."""
+
+    epoch: str  # changes when a session is deleted and written again
+    last_seq: int  # -1 when the session has no messages yet
+    through_seq: int  # the current summary point, -1 without a summary
+    summary_count: int  # the compare-and-set version of the summary list
+    context: str | None  # the current summary's text
+
+
+EXPORT_COLUMNS = ("session_id", "seq", "role", "content", "tokens", "created_at", "metadata",
+                  "summarized")
+
+
+class Store(Protocol):
+    """What the engine needs from a backend. All methods are blocking and thread-safe."""
+
+    url: str  # printable (no password)
+
+    def append(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        context: str | None = None,
+        namespace: str | None = None,
+    ) -> int:
+        """Append in order (and first replace the current summary text by ``context``
+        when given); returns the session's last seq. One transaction."""
+
+    def view(self, session_id: str, limit: int) -> MemoryView:
+        """The newest ``limit`` messages after the summary point, and the summary."""
+
+    def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
+        """Messages with ``seq >= start``, chronological, at most ``limit``."""
+
+    def summaries(self, session_id: str) -> list[Summary]: ...
+
+    def session_ids(self, namespace: str | None = None) -> list[str]:
+        """Ids by ascending last write."""
+
+    def session_infos(self, window_size: int) -> list[SessionInfo]:
+        """Every session's counts, by ascending last write."""
+
+    def delete(self, session_id: str) -> None: ...
+
+    def fold_state(self, session_id: str) -> FoldState | None: ...
+
+    def add_summary(
+        self, session_id: str, epoch: str, expected_count: int, through_seq: int,
+        context: str, tokens_used: int,
+    ) -> bool:
+        """Append a summary iff the session still has ``epoch`` and exactly
+        ``expected_count`` summaries; returns whether it landed."""
+
+    def acquire_lease(self, session_id: str, seconds: float) -> str | None:
+        """A token if this caller now holds the session's fold lease, else None."""
+
+    def release_lease(self, session_id: str, token: str) -> None: ...
+
+    def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
+        """Every message (of one session or all) as columns named :data:`EXPORT_COLUMNS`,
+        ``created_at`` in UTC microseconds; for fast DataFrame building."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,282 @@
+"""The Redis store: many kernels and server replicas on one Redis.
+
+Every write and every consistent read is one Lua script, so it is atomic on
+the server whatever the number of clients. Keys (``{p}`` is the prefix,
+``mhm`` by default; ids are used verbatim, so any text is safe):
+
+- ``{p}:s:{id}:meta``  hash: epoch, last_seq, through_seq, summary_count,
+  tokens_used, context, last_write (µs)
+- ``{p}:s:{id}:msgs``  list of JSON messages; list index == seq
+- ``{p}:s:{id}:sums``  list of JSON summaries, oldest first
+- ``{p}:s:{id}:ns``    set of namespaces the session was written under
+- ``{p}:s:{id}:lease`` the fold lease (``SET NX PX``)
+- ``{p}:sessions`` / ``{p}:ns:{ns}``  sorted sets scored by ``{p}:clock`` (write order)
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from ..model import (
+    MemoryView,
+    Message,
+    NewMessage,
+    SessionInfo,
+    StoreUnavailable,
+    Summary,
+    now_micros,
+    utc_from_micros,
+)
+from .base import EXPORT_COLUMNS, FoldState
+
+# KEYS: meta, msgs, sums, ns-set, sessions, clock, [ns zset]
+# ARGV: epoch-if-new, now, context-or-empty, has-context, namespace-or-empty, messages...
+APPEND = """
+local meta, msgs, sums, nsset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local sessions, clock = KEYS[5], KEYS[6]
+if redis.call('EXISTS', meta) == 0 then
+  redis.call('HSET', meta, 'epoch', ARGV[1], 'last_seq', -1, 'through_seq', -1,
+             'summary_count', 0, 'tokens_used', 0)
+end
+if ARGV[4] == '1' then
+  local through = redis.call('HGET', meta, 'through_seq')
+  -- built by hand: cjson would print the microsecond timestamp as a rounded float
+  redis.call('RPUSH', sums, '{"through_seq": ' .. through .. ', "context": ' ..
+             cjson.encode(ARGV[3]) .. ', "tokens_used": 0, "created_at": ' .. ARGV[2] .. '}')
+  redis.call('HSET', meta, 'context', ARGV[3])
+  redis.call('HINCRBY', meta, 'summary_count', 1)
+end
+local count = #ARGV - 5
+if count > 0 then
+  redis.call('RPUSH', msgs, unpack(ARGV, 6))
+end
+local last = redis.call('HINCRBY', meta, 'last_seq', count)
+redis.call('HSET', meta, 'last_write', ARGV[2])
+local order = redis.call('INCR', clock)
+redis.call('ZADD', sessions, order, KEYS[8])
+if ARGV[5] ~= '' then
+  redis.call('SADD', nsset, ARGV[5])
+  redis.call('ZADD', KEYS[7], order, KEYS[8])
+end
+return last
+"""
+
+# KEYS: meta, sums ; ARGV: epoch, expected_count, through_seq, summary-json, context, tokens
+ADD_SUMMARY = """
+local state = redis.call('HMGET', KEYS[1], 'epoch', 'summary_count', 'last_seq')
+if state[1] ~= ARGV[1] or state[2] ~= ARGV[2] or tonumber(ARGV[3]) > tonumber(state[3]) then
+  return 0
+end
+redis.call('RPUSH', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[1], 'through_seq', ARGV[3], 'context', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'summary_count', 1)
+redis.call('HINCRBY', KEYS[1], 'tokens_used', ARGV[6])
+return 1
+"""
+
+# KEYS: meta, msgs, sums ; ARGV: limit  -> {meta fields..., messages, current summary}
+VIEW = """
+local m = redis.call('HMGET', KEYS[1], 'last_seq', 'through_seq', 'summary_count',
+                     'tokens_used', 'context')
+if not m[1] then return false end
+local last, through = tonumber(m[1]), tonumber(m[2])
+local first = math.max(through, last - tonumber(ARGV[1])) + 1
+local rows = {}
+if first <= last then rows = redis.call('LRANGE', KEYS[2], first, last) end
+local current = false
+if tonumber(m[3]) > 0 then current = redis.call('LINDEX', KEYS[3], -1) end
+return {m[1], m[2], m[4], m[5] or false, first, rows, current}
+"""
+
+# KEYS: meta, msgs ; ARGV: start, stop
+HISTORY = """
+local through = redis.call('HGET', KEYS[1], 'through_seq')
+if not through then return false end
+return {through, redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2])}
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+META_FIELDS = ("epoch", "last_seq", "through_seq", "summary_count", "context")
+
+
+def _decode(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+class RedisStore:
+    """A :class:`~motorhead_magic.stores.base.Store` on a Redis server."""
+
+    def __init__(self, url: str, prefix: str = "mhm", timeout: float = 10.0) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise StoreUnavailable(
+                "the Redis store needs redis-py: pip install 'motorhead-magic[redis]'"
+            ) from None
+        from ..memory import redact
+
+        self.url = redact(url)
+        self.prefix = prefix
+        self._errors = (redis.RedisError, OSError)
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=False
+        )
+        self._append = self._redis.register_script(APPEND)
+        self._add_summary = self._redis.register_script(ADD_SUMMARY)
+        self._view = self._redis.register_script(VIEW)
+        self._history = self._redis.register_script(HISTORY)
+        self._release = self._redis.register_script(RELEASE)
+        self._call(self._redis.ping)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis at {self.url} failed: {exc}") from exc
+
+    def _key(self, session_id: str, part: str) -> str:
+        return f"{self.prefix}:s:{session_id}:{part}"
+
+    def _message(self, session_id: str, seq: int, raw: bytes, through_seq: int) -> Message:
+        d = json.loads(raw)
+        return Message(session_id, seq, d["role"], d["content"], d["tokens"],
+                       utc_from_micros(d["created_at"]), d.get("metadata") or {},
+                       seq <= through_seq)
+
+    def _summary(self, session_id: str, raw: bytes) -> Summary:
+        d = json.loads(raw)
+        return Summary(session_id, d["through_seq"], d["context"], d["tokens_used"],
+                       utc_from_micros(d["created_at"]))
+
+    def close(self) -> None:
+        self._redis.close()
+
+    # -- writes ----------------------------------------------------------------------
+
+    def append(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        context: str | None = None,
+        namespace: str | None = None,
+    ) -> int:
+        if not messages and context is None:
+            state = self.fold_state(session_id)
+            return state.last_seq if state else -1
+        now = now_micros()
+        rows = [
+            json.dumps({"role": m.role, "content": m.content, "tokens": m.tokens,
+                        "created_at": now, "metadata": m.metadata})
+            for m in messages
+        ]
+        keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums", "ns")]
+        keys += [f"{self.prefix}:sessions", f"{self.prefix}:clock",
+                 f"{self.prefix}:ns:{namespace or ''}", session_id]
+        args = [uuid.uuid4().hex, now, context or "", "1" if context is not None else "0",
+                namespace or "", *rows]
+        return int(self._call(self._append, keys=keys, args=args))
+
+    def delete(self, session_id: str) -> None:
+        namespaces = self._call(self._redis.smembers, self._key(session_id, "ns"))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(*(self._key(session_id, p) for p in ("meta", "msgs", "sums", "ns")))
+        pipe.zrem(f"{self.prefix}:sessions", session_id)
+        for ns in namespaces:
+            pipe.zrem(f"{self.prefix}:ns:{_decode(ns)}", session_id)
+        self._call(pipe.execute)
+
+    def add_summary(
+        self, session_id: str, epoch: str, expected_count: int, through_seq: int,
+        context: str, tokens_used: int,
+    ) -> bool:
+        row = json.dumps({"through_seq": through_seq, "context": context,
+                          "tokens_used": tokens_used, "created_at": now_micros()})
+        keys = [self._key(session_id, "meta"), self._key(session_id, "sums")]
+        args = [epoch, expected_count, through_seq, row, context, tokens_used]
+        return bool(self._call(self._add_summary, keys=keys, args=args))
+
+    def acquire_lease(self, session_id: str, seconds: float) -> str | None:
+        token = uuid.uuid4().hex
+        ok = self._call(self._redis.set, self._key(session_id, "lease"), token, nx=True,
+                        px=max(1, int(seconds * 1000)))
+        return token if ok else None
+
+    def release_lease(self, session_id: str, token: str) -> None:
+        self._call(self._release, keys=[self._key(session_id, "lease")], args=[token])
+
+    # -- reads -----------------------------------------------------------------------
+
+    def fold_state(self, session_id: str) -> FoldState | None:
+        raw = self._call(self._redis.hmget, self._key(session_id, "meta"), META_FIELDS)
+        if raw[0] is None:
+            return None
+        epoch, last_seq, through_seq, count, context = raw
+        return FoldState(_decode(epoch), int(last_seq), int(through_seq), int(count),
+                         None if context is None else _decode(context))
+
+    def view(self, session_id: str, limit: int) -> MemoryView:
+        keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums")]
+        raw = self._call(self._view, keys=keys, args=[limit])
+        if not raw:
+            return MemoryView(session_id, [], None, 0)
+        _, through, tokens, context, first, rows, current = raw
+        through = int(through)
+        messages = [self._message(session_id, int(first) + i, r, through)
+                    for i, r in enumerate(rows)]
+        summary = self._summary(session_id, current) if current else None
+        return MemoryView(session_id, messages, _decode(context) if context else None,
+                          int(tokens), summary)
+
+    def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
+        stop = -1 if limit is None else start + limit - 1
+        if limit == 0:
+            return []
+        keys = [self._key(session_id, "meta"), self._key(session_id, "msgs")]
+        raw = self._call(self._history, keys=keys, args=[start, stop])
+        if not raw:
+            return []
+        through = int(raw[0])
+        return [self._message(session_id, start + i, r, through) for i, r in enumerate(raw[1])]
+
+    def summaries(self, session_id: str) -> list[Summary]:
+        rows = self._call(self._redis.lrange, self._key(session_id, "sums"), 0, -1)
+        return [self._summary(session_id, r) for r in rows]
+
+    def session_ids(self, namespace: str | None = None) -> list[str]:
+        key = f"{self.prefix}:sessions" if namespace is None else f"{self.prefix}:ns:{namespace}"
+        return [_decode(r) for r in self._call(self._redis.zrange, key, 0, -1)]
+
+    def session_infos(self, window_size: int) -> list[SessionInfo]:
+        ids = self.session_ids()
+        pipe = self._redis.pipeline(transaction=False)
+        for sid in ids:
+            pipe.hmget(self._key(sid, "meta"), "last_seq", "through_seq", "summary_count",
+                       "last_write")
+        metas = self._call(pipe.execute)
+        pipe = self._redis.pipeline(transaction=False)
+        for sid, (last, through, _, _) in zip(ids, metas):
+            first = max(int(through or -1), int(last or -1) - window_size) + 1
+            pipe.lrange(self._key(sid, "msgs"), first, int(last or -1))
+        windows = self._call(pipe.execute)
+        return [
+            SessionInfo(sid, int(last) + 1, int(count), utc_from_micros(int(written)),
+                        sum(json.loads(r)["tokens"] for r in window))
+            for sid, (last, _, count, written), window in zip(ids, metas, windows)
+            if last is not None
+        ]
+
+    def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
+        columns: dict[str, list[Any]] = {name: [] for name in EXPORT_COLUMNS}
+        for sid in [session_id] if session_id is not None else sorted(self.session_ids()):
+            for m in self.history(sid):
+                for name in EXPORT_COLUMNS:
+                    columns[name].append(getattr(m, name))
+        columns["created_at"] = [int(t.timestamp() * 1_000_000) for t in columns["created_at"]]
+        return columns
