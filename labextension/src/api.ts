@@ -1,0 +1,133 @@
+/**
+ * Typed client of the server extension (`/motorhead-magic/api/`).
+ * Everything goes through ServerConnection so Jupyter's token and XSRF apply.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export interface ISessionInfo {
+  session_id: string;
+  messages: number;
+  summaries: number;
+  last_write: string | null;
+  window_tokens: number;
+}
+
+export interface ISessionPage {
+  sessions: ISessionInfo[];
+  total: number;
+  page: number;
+  size: number;
+  pages: number;
+  query: string;
+}
+
+export interface IMessage {
+  seq: number;
+  role: string;
+  content: string;
+  tokens: number;
+  created_at: string;
+  metadata: Record<string, unknown>;
+  summarized: boolean;
+}
+
+export interface ISummary {
+  through_seq: number;
+  context: string;
+  tokens_used: number;
+  created_at: string;
+}
+
+export interface ISessionDetail {
+  session_id: string;
+  context: string | null;
+  tokens: number;
+  summary: ISummary | null;
+  window: IMessage[];
+  window_size: number | null;
+  window_tokens: number;
+  messages: number;
+  summaries: number;
+  last_write: string | null;
+}
+
+export interface IHistoryPage {
+  session_id: string;
+  messages: IMessage[];
+  total: number;
+  start: number;
+  end: number;
+  next_cursor: number | null;
+}
+
+/** An error answer of the API, with the server's own message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+const settings = ServerConnection.makeSettings();
+
+function sessionPath(id: string, ...rest: string[]): string {
+  // One path segment whatever the id holds: '/' travels as %2F.
+  return ['sessions', encodeURIComponent(id), ...rest].join('/');
+}
+
+async function request<T>(
+  path: string,
+  query: Record<string, string | number | undefined> = {},
+  init: RequestInit = {}
+): Promise<T> {
+  const params = Object.entries(query)
+    .filter(([, v]) => v !== undefined && v !== '')
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join('&');
+  let url = URLExt.join(settings.baseUrl, 'motorhead-magic/api', path);
+  if (params) {
+    url += `?${params}`;
+  }
+  const response = await ServerConnection.makeRequest(url, init, settings);
+  if (response.status === 204) {
+    return undefined as T;
+  }
+  const text = await response.text();
+  let body: any = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = { error: text };
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, body?.error ?? response.statusText);
+  }
+  return body as T;
+}
+
+export function listSessions(
+  page: number,
+  size: number,
+  q: string
+): Promise<ISessionPage> {
+  return request<ISessionPage>('sessions', { page, size, q });
+}
+
+export function getSession(id: string): Promise<ISessionDetail> {
+  return request<ISessionDetail>(sessionPath(id));
+}
+
+export function getHistory(
+  id: string,
+  cursor?: number,
+  limit = 100
+): Promise<IHistoryPage> {
+  return request<IHistoryPage>(sessionPath(id, 'history'), { cursor, limit });
+}
+
+export function deleteSession(id: string): Promise<void> {
+  return request<void>(sessionPath(id), {}, { method: 'DELETE' });
+}

@@ -1,0 +1,265 @@
+"""HTTP API of the JupyterLab sidebar (``/motorhead-magic/api/``).
+
+Thin on purpose: parse the request, call the ``Memory`` protocol in a worker
+thread (SQLite and Redis calls block, and the server's event loop must not),
+shape JSON. Paging happens here so the browser never receives a whole store:
+10,000 sessions or a 10,000-message history cost one small page each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from .. import connect
+from ..model import InvalidInput, Message, MotorheadError, SessionInfo, StoreUnavailable, Summary
+
+T = TypeVar("T")
+
+API_PREFIX = "motorhead-magic/api"
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_HISTORY_LIMIT = 100
+SETTINGS_KEY = "motorhead_magic"
+
+
+class MemoryService:
+    """One lazily opened Memory per server, with its own small thread pool."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self._url = url
+        self._memory: Any = None
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="motorhead-api")
+
+    @property
+    def memory(self) -> Any:
+        with self._lock:
+            if self._memory is None:
+                self._memory = connect(self._url)
+            return self._memory
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._memory is not None:
+                self._memory.close()
+                self._memory = None
+        self._pool.shutdown(wait=False)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "seq": message.seq,
+        "role": message.role,
+        "content": message.content,
+        "tokens": message.tokens,
+        "created_at": _iso(message.created_at),
+        "metadata": message.metadata,
+        "summarized": message.summarized,
+    }
+
+
+def summary_json(summary: Summary | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "through_seq": summary.through_seq,
+        "context": summary.context,
+        "tokens_used": summary.tokens_used,
+        "created_at": _iso(summary.created_at),
+    }
+
+
+def info_json(info: SessionInfo) -> dict[str, Any]:
+    return {
+        "session_id": info.session_id,
+        "messages": info.messages,
+        "summaries": info.summaries,
+        "last_write": _iso(info.last_write),
+        "window_tokens": info.window_tokens,
+    }
+
+
+def list_sessions(memory: Any, page: int, size: int, query: str) -> dict[str, Any]:
+    """One page of sessions, newest write first, filtered by a case-insensitive substring."""
+    infos = memory.session_infos()  # ascending last write
+    needle = query.casefold()
+    if needle:
+        infos = [i for i in infos if needle in i.session_id.casefold()]
+    total = len(infos)
+    end = total - (page - 1) * size
+    chunk = infos[max(0, end - size):max(0, end)]
+    return {
+        "sessions": [info_json(i) for i in reversed(chunk)],
+        "total": total,
+        "page": page,
+        "size": size,
+        "pages": max(1, -(-total // size)),
+        "query": query,
+    }
+
+
+def message_count(view: Any) -> int:
+    """Seqs are dense (0..n-1), so the newest message tells the count without a scan."""
+    if view.messages:
+        return view.messages[-1].seq + 1
+    if view.summary is not None:
+        return view.summary.through_seq + 1
+    return 0
+
+
+def session_detail(memory: Any, session_id: str) -> dict[str, Any] | None:
+    view = memory.get(session_id)
+    summaries = memory.summaries(session_id)
+    count = message_count(view)
+    if count == 0 and not summaries:
+        return None
+    last_write = view.messages[-1].created_at if view.messages else None
+    return {
+        "session_id": session_id,
+        "context": view.context,
+        "tokens": view.tokens,
+        "summary": summary_json(view.summary),
+        "window": [message_json(m) for m in view.messages],
+        "window_size": getattr(memory, "window_size", None),
+        "window_tokens": sum(m.tokens for m in view.messages),
+        "messages": count,
+        "summaries": len(summaries),
+        "last_write": _iso(last_write),
+    }
+
+
+def history_page(memory: Any, session_id: str, cursor: int | None, limit: int) -> dict[str, Any]:
+    """Messages with ``seq < cursor`` (default: the end), the newest ``limit`` of them.
+
+    Paging backwards from the end is what a chat view needs: the latest turns
+    first, older ones on demand. ``next_cursor`` is None at the beginning.
+    """
+    total = message_count(memory.get(session_id))
+    end = total if cursor is None else max(0, min(cursor, total))
+    start = max(0, end - limit)
+    messages = memory.history(session_id, start, end - start) if end > start else []
+    return {
+        "session_id": session_id,
+        "messages": [message_json(m) for m in messages],
+        "total": total,
+        "start": start,
+        "end": end,
+        "next_cursor": start if start > 0 else None,
+    }
+
+
+class BaseHandler(APIHandler):
+    """Shared error shaping: every failure is JSON ``{"error": ...}`` with a real status."""
+
+    @property
+    def service(self) -> MemoryService:
+        return self.settings[SETTINGS_KEY]
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc_info = kwargs.get("exc_info")
+        message = self._reason
+        if exc_info is not None:
+            exc = exc_info[1]
+            if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+                message = exc.log_message % exc.args if exc.args else exc.log_message
+            elif isinstance(exc, MotorheadError):
+                message = str(exc)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": message, "status": status_code}))
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await self.service.run(fn, *args)
+        except InvalidInput as exc:
+            raise tornado.web.HTTPError(400, "%s", str(exc)) from exc
+        except StoreUnavailable as exc:
+            raise tornado.web.HTTPError(503, "%s", str(exc)) from exc
+
+    def int_arg(self, name: str, default: int | None, lo: int, hi: int | None = None) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw in (None, ""):
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise tornado.web.HTTPError(400, f"{name} must be an integer") from None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+            raise tornado.web.HTTPError(400, f"{name} must be {bound}")
+        return value
+
+
+class SessionsHandler(BaseHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        page = self.int_arg("page", 1, 1)
+        size = self.int_arg("size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        query = self.get_query_argument("q", "")
+        memory = self.service.memory
+        self.finish(await self.call(list_sessions, memory, page, size, query))
+
+
+class SessionHandler(BaseHandler):
+    @tornado.web.authenticated
+    async def get(self, session_id: str) -> None:
+        detail = await self.call(session_detail, self.service.memory, session_id)
+        if detail is None:
+            raise tornado.web.HTTPError(404, "no session %r", session_id)
+        self.finish(detail)
+
+    @tornado.web.authenticated
+    async def delete(self, session_id: str) -> None:
+        memory = self.service.memory
+        await self.call(memory.delete, session_id)
+        self.set_status(204)
+        self.finish()
+
+
+class HistoryHandler(BaseHandler):
+    @tornado.web.authenticated
+    async def get(self, session_id: str) -> None:
+        cursor = self.int_arg("cursor", None, 0)
+        limit = self.int_arg("limit", DEFAULT_HISTORY_LIMIT, 1, MAX_PAGE_SIZE)
+        page = await self.call(history_page, self.service.memory, session_id, cursor, limit)
+        self.finish(page)
+
+
+class SummariesHandler(BaseHandler):
+    @tornado.web.authenticated
+    async def get(self, session_id: str) -> None:
+        summaries = await self.call(self.service.memory.summaries, session_id)
+        self.finish({"session_id": session_id,
+                     "summaries": [summary_json(s) for s in summaries]})
+
+
+def setup_handlers(web_app: Any, url: str | None = None) -> None:
+    """Register the routes. Ids travel percent-encoded in one path segment
+    (``/`` as ``%2F``); tornado unquotes the captured group exactly once."""
+    web_app.settings.setdefault(SETTINGS_KEY, MemoryService(url))
+    base = url_path_join(web_app.settings["base_url"], API_PREFIX)
+    segment = r"([^/]+)"
+    web_app.add_handlers(".*$", [
+        (url_path_join(base, "sessions"), SessionsHandler),
+        (url_path_join(base, "sessions", segment), SessionHandler),
+        (url_path_join(base, "sessions", segment, "history"), HistoryHandler),
+        (url_path_join(base, "sessions", segment, "summaries"), SummariesHandler),
+    ])
