@@ -25,3 +25,11 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     setup_handlers(serverapp.web_app)
     serverapp.log.info("motorhead_magic: sidebar API at /motorhead-magic/api/")
+
+
+def _unload_jupyter_server_extension(serverapp: Any) -> None:
+    from .handlers import SETTINGS_KEY
+
+    service = serverapp.web_app.settings.pop(SETTINGS_KEY, None)
+    if service is not None:
+        service.close()

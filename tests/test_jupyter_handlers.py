@@ -1,0 +1,202 @@
+"""The sidebar's HTTP API on a real Jupyter Server (pytest-jupyter).
+
+The store is a temporary SQLite file reached the way a kernel reaches it
+(env ``MOTORHEAD_URL``, ``connect()`` without a URL), seeded by the test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+import motorhead_magic as mh
+from tests.fakes import SummaryEcho
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+ODD_IDS = [
+    "with space",
+    "quote's \"double\"",
+    "slash/inside/id",
+    "ünïcødé ☃ 会话",
+    "100%",
+    "pre%2Fencoded",
+    "..",
+    "history",
+    "a?b#c&d=e",
+    "+plus+",
+]
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'sidebar.db'}"
+    monkeypatch.setenv("MOTORHEAD_URL", url)
+    return url
+
+
+@pytest.fixture
+def memory(store_url: str) -> Iterator[mh.Memory]:
+    memory = mh.connect(store_url, window_size=4)
+    yield memory
+    memory.close()
+
+
+@pytest.fixture
+def jp_server_config(store_url: str) -> dict[str, Any]:
+    return {"ServerApp": {"jpserver_extensions": {"motorhead_magic.jupyter": True}}}
+
+
+@pytest.fixture
+def api(http_server_client: Any, jp_auth_header: dict[str, str], jp_base_url: str, jp_serverapp):
+    """``await api("sessions", sid, "history", params={...})``: each part is
+    percent-encoded as one path segment, as the TypeScript client does."""
+
+    async def fetch(*parts: str, params: dict[str, Any] | None = None, auth: bool = True,
+                    **kwargs: Any) -> Any:
+        path = "/".join(quote(p, safe="") for p in parts)
+        url = f"{jp_base_url}motorhead-magic/api/{path}"
+        if params:
+            url += "?" + "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())
+        headers = dict(jp_auth_header) if auth else {}
+        return await http_server_client.fetch(url, headers=headers, request_timeout=30,
+                                              **kwargs)
+
+    return fetch
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body)
+
+
+def turn(i: int) -> list[dict[str, str]]:
+    return [{"role": "Human", "content": f"question {i}"}, {"role": "AI", "content": f"answer {i}"}]
+
+
+async def test_requests_without_auth_are_rejected(api, memory) -> None:
+    memory.add("s", turn(0))
+    for parts, method in [(("sessions",), "GET"), (("sessions", "s"), "GET"),
+                          (("sessions", "s", "history"), "GET"),
+                          (("sessions", "s", "summaries"), "GET"), (("sessions", "s"), "DELETE")]:
+        with pytest.raises(HTTPClientError) as err:
+            await api(*parts, method=method, auth=False)
+        assert err.value.code == 403, (parts, method)
+    assert memory.sessions() == ["s"]  # the unauthenticated DELETE did nothing
+
+
+async def test_empty_store_lists_nothing(api) -> None:
+    page = body(await api("sessions"))
+    assert page["sessions"] == [] and page["total"] == 0 and page["pages"] == 1
+
+
+async def test_session_list_is_paginated_newest_first(api, memory) -> None:
+    for i in range(120):
+        memory.add(f"session-{i:03d}", turn(i)[:1])
+    first = body(await api("sessions", params={"page": 1, "size": 50}))
+    assert first["total"] == 120 and first["pages"] == 3
+    ids = [s["session_id"] for s in first["sessions"]]
+    assert ids == [f"session-{i:03d}" for i in range(119, 69, -1)]
+    assert first["sessions"][0]["messages"] == 1
+    assert first["sessions"][0]["last_write"].endswith("+00:00")
+    last = body(await api("sessions", params={"page": 3, "size": 50}))
+    assert [s["session_id"] for s in last["sessions"]][-1] == "session-000"
+    assert len(last["sessions"]) == 20
+    beyond = body(await api("sessions", params={"page": 9, "size": 50}))
+    assert beyond["sessions"] == [] and beyond["total"] == 120
+    found = body(await api("sessions", params={"q": "SESSION-11"}))
+    assert [s["session_id"] for s in found["sessions"]] == [
+        f"session-{i}" for i in range(119, 109, -1)
+    ]
+
+
+@pytest.mark.parametrize("params", [{"page": 0}, {"page": "x"}, {"size": 0}, {"size": 501}])
+async def test_bad_paging_is_a_json_400(api, params) -> None:
+    with pytest.raises(HTTPClientError) as err:
+        await api("sessions", params=params)
+    assert err.value.code == 400
+    assert "must be" in json.loads(err.value.response.body)["error"]
+
+
+async def test_session_detail_has_window_summary_and_counts(api, store_url) -> None:
+    memory = mh.connect(store_url, window_size=4, summarizer=SummaryEcho())
+    try:
+        for i in range(5):
+            memory.add("chat", turn(i))
+            memory.wait("chat")
+    finally:
+        memory.close()
+    detail = body(await api("sessions", "chat"))
+    assert detail["messages"] == 10
+    assert detail["summaries"] >= 1
+    assert detail["summary"]["through_seq"] >= 0
+    assert "question 0" in detail["context"]
+    assert 1 <= len(detail["window"]) <= 4
+    assert detail["window"][-1]["content"] == "answer 4"
+    assert detail["window"][-1]["seq"] == 9
+    assert detail["tokens"] == sum(
+        s["tokens_used"] for s in body(await api("sessions", "chat", "summaries"))["summaries"]
+    )
+    summaries = body(await api("sessions", "chat", "summaries"))["summaries"]
+    assert len(summaries) == detail["summaries"]
+    assert summaries[-1]["context"] == detail["context"]
+
+
+async def test_unknown_session_is_a_json_404(api) -> None:
+    with pytest.raises(HTTPClientError) as err:
+        await api("sessions", "nope")
+    assert err.value.code == 404
+    assert json.loads(err.value.response.body)["error"] == "no session 'nope'"
+    empty = body(await api("sessions", "nope", "history"))
+    assert empty["messages"] == [] and empty["total"] == 0 and empty["next_cursor"] is None
+
+
+async def test_history_pages_backwards_from_the_newest(api, memory) -> None:
+    memory.add("long", [{"role": "Human", "content": f"m{i}"} for i in range(250)])
+    page = body(await api("sessions", "long", "history", params={"limit": 100}))
+    assert [m["seq"] for m in page["messages"]] == list(range(150, 250))
+    assert page["total"] == 250 and page["next_cursor"] == 150
+    page = body(await api("sessions", "long", "history",
+                          params={"limit": 100, "cursor": page["next_cursor"]}))
+    assert [m["seq"] for m in page["messages"]] == list(range(50, 150))
+    page = body(await api("sessions", "long", "history",
+                          params={"limit": 100, "cursor": page["next_cursor"]}))
+    assert [m["seq"] for m in page["messages"]] == list(range(0, 50))
+    assert page["next_cursor"] is None
+    assert page["messages"][0]["content"] == "m0" and page["messages"][0]["tokens"] > 0
+    with pytest.raises(HTTPClientError) as err:
+        await api("sessions", "long", "history", params={"cursor": -1})
+    assert err.value.code == 400
+
+
+@pytest.mark.parametrize("session_id", ODD_IDS)
+async def test_odd_session_ids_round_trip(api, memory, session_id: str) -> None:
+    memory.add(session_id, turn(1))
+    memory.add("other", turn(2))
+    listed = body(await api("sessions", params={"q": session_id}))
+    assert session_id in [s["session_id"] for s in listed["sessions"]]
+    detail = body(await api("sessions", session_id))
+    assert detail["session_id"] == session_id and detail["messages"] == 2
+    history = body(await api("sessions", session_id, "history"))
+    assert [m["content"] for m in history["messages"]] == ["question 1", "answer 1"]
+    response = await api("sessions", session_id, method="DELETE")
+    assert response.code == 204
+    assert memory.sessions() == ["other"]
+
+
+async def test_delete_removes_everything_of_one_session(api, memory) -> None:
+    memory.add("gone", turn(1), context="a client summary")
+    memory.add("kept", turn(2))
+    assert (await api("sessions", "gone", method="DELETE")).code == 204
+    with pytest.raises(HTTPClientError) as err:
+        await api("sessions", "gone")
+    assert err.value.code == 404
+    assert [s["session_id"] for s in body(await api("sessions"))["sessions"]] == ["kept"]
+    assert memory.history("gone") == [] and memory.summaries("gone") == []
+    # Deleting what is not there is not an error (idempotent, like the Motörhead API).
+    assert (await api("sessions", "gone", method="DELETE")).code == 204
