@@ -7,6 +7,7 @@ Connections are per thread (and per process, so a fork never shares one).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -340,15 +341,40 @@ class SQLiteStore:
 
     def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
         where, params = ("WHERE m.session_id = ?", (session_id,)) if session_id else ("", ())
-        rows = self._conn().execute(
-            "SELECT m.session_id, m.seq, m.role, m.content, m.tokens, m.created_at, m.metadata,"
-            f" m.seq <= s.through_seq FROM messages m JOIN sessions s USING (session_id) {where}"
-            " ORDER BY m.session_id, m.seq",
-            params,
-        ).fetchall()
-        columns = dict(zip(EXPORT_COLUMNS, map(list, zip(*rows)))) if rows else {
-            name: [] for name in EXPORT_COLUMNS
-        }
-        columns["metadata"] = [{} if m == "{}" else json.loads(m) for m in columns["metadata"]]
-        columns["summarized"] = [bool(s) for s in columns["summarized"]]
+        with _gc_paused():  # a million row tuples would otherwise trigger many full GC passes
+            rows = self._conn().execute(
+                "SELECT m.session_id, m.seq, m.role, m.content, m.tokens, m.created_at,"
+                " m.metadata, m.seq <= s.through_seq FROM messages m JOIN sessions s"
+                f" USING (session_id) {where} ORDER BY m.session_id, m.seq",
+                params,
+            ).fetchall()
+            columns = dict(zip(EXPORT_COLUMNS, map(list, zip(*rows)))) if rows else {
+                name: [] for name in EXPORT_COLUMNS
+            }
+            del rows
+            columns["metadata"] = _parse_metadata(columns["metadata"])
+            columns["summarized"] = [bool(s) for s in columns["summarized"]]
         return columns
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_metadata(raw: list[str]) -> list[dict[str, Any]]:
+    """Distinct dicts, one per row; the non-empty ones parsed in one ``json.loads`` call
+    (one call per row costs about 4x more on a million rows)."""
+    parsed: list[dict[str, Any]] = [{} for _ in raw]
+    filled = [i for i, text in enumerate(raw) if text != "{}"]
+    if filled:
+        values = json.loads("[" + ",".join([raw[i] for i in filled]) + "]")
+        for i, value in zip(filled, values):
+            parsed[i] = value
+    return parsed
