@@ -6,13 +6,17 @@ so ``%load_ext motorhead_magic`` stays fast.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .model import SessionInfo, Summary
+from .model import InvalidInput, SessionInfo, Summary
+
+if TYPE_CHECKING:
+    from .memory import Memory
 
 MESSAGE_DTYPES = {
     "session_id": "string",
@@ -70,3 +74,71 @@ def summaries_frame(summaries: Sequence[Summary]) -> pd.DataFrame:
 def sessions_frame(infos: Sequence[SessionInfo]) -> pd.DataFrame:
     return frame({name: [getattr(i, name) for i in infos] for name in SESSION_DTYPES},
                  SESSION_DTYPES)
+
+
+IMPORT_REQUIRED = ("role", "content")
+
+
+def _metadata_value(index: int, value: Any) -> dict[str, Any]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return {}
+    if isinstance(value, str):  # e.g. a frame read back from CSV
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InvalidInput(f"row {index}: 'metadata' is a string but not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"row {index}: 'metadata' must be a dict, got {type(value).__name__}")
+    return value
+
+
+def frame_messages(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a messages DataFrame as ``memory.add`` dicts, in ``seq`` order (row
+    order when there is no ``seq`` column). Raises :class:`InvalidInput` on bad input."""
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidInput(f"expected a pandas DataFrame, got {type(df).__name__}")
+    missing = [name for name in IMPORT_REQUIRED if name not in df.columns]
+    if missing:
+        raise InvalidInput(f"DataFrame is missing column(s) {', '.join(missing)};"
+                           f" it has {', '.join(map(str, df.columns)) or 'none'}")
+    if "session_id" in df.columns:
+        ids = pd.unique(df["session_id"].dropna())
+        if len(ids) > 1:
+            shown = ", ".join(repr(str(i)) for i in ids[:3])
+            raise InvalidInput(f"DataFrame holds {len(ids)} sessions ({shown}, ...); import one"
+                               " at a time, e.g. df[df.session_id == ...]")
+    if "seq" in df.columns:
+        if df["seq"].isna().any():
+            raise InvalidInput("column 'seq' has missing values")
+        if df["seq"].duplicated().any():
+            raise InvalidInput("column 'seq' has duplicate values")
+        df = df.sort_values("seq", kind="stable")
+    roles = df["role"].tolist()
+    contents = df["content"].tolist()
+    metadata = df["metadata"].tolist() if "metadata" in df.columns else [None] * len(df)
+    messages = []
+    for index, (role, content, meta) in enumerate(zip(roles, contents, metadata)):
+        if not isinstance(role, str) or not role:
+            raise InvalidInput(f"row {index}: 'role' must be a non-empty string, got {role!r}")
+        if not isinstance(content, str):
+            raise InvalidInput(f"row {index}: 'content' must be a string, got {content!r}")
+        messages.append({"role": role, "content": content,
+                         "metadata": _metadata_value(index, meta)})
+    return messages
+
+
+def import_frame(memory: Memory, df: pd.DataFrame, session_id: str) -> int:
+    """Add the messages of ``df`` (a messages DataFrame, e.g. from ``to_dataframe``) to
+    the new session ``session_id``, in one ``memory.add`` call, so either every row is
+    stored or none. Returns how many messages were added.
+
+    Kept: role, content, metadata and order. New: seq, tokens and created_at (a store
+    assigns them) and the summary (a summarizer folds the session again).
+    """
+    messages = frame_messages(df)
+    if memory.history(session_id, 0, 1):
+        raise InvalidInput(f"session {session_id!r} already has messages; import into a new"
+                           " session id (or delete it first)")
+    if messages:
+        memory.add(session_id, messages)
+    return len(messages)
