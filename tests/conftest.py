@@ -81,13 +81,14 @@ def redis_url(redis_server: str) -> str:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'memory.db'}"
+    return f"sqlite://{tmp_path / 'memory.db'}"
 
 
 MemoryFactory = Callable[..., mh.Memory]
 
-# Backends the conformance suite runs against; the remote backend joins with the server.
-BACKENDS = ["sqlite", "redis"]
+# Backends the conformance suite runs against ("remote": our server as a real process
+# over a fresh SQLite store, reached with RemoteMemory).
+BACKENDS = ["sqlite", "redis", "remote"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -102,6 +103,9 @@ def memory_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Mem
     ``summarizer`` is a name from :func:`tests.fakes.make_summarizer` so that a server in
     another process can build the same fake. Every memory made shares one store.
     """
+    if backend == "remote":
+        yield from _remote_factory(request.getfixturevalue("sqlite_url"))
+        return
     url = request.getfixturevalue(f"{backend}_url")
     opened: list[mh.Memory] = []
 
@@ -114,3 +118,30 @@ def memory_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Mem
     yield factory
     for memory in opened:
         memory.close()
+
+
+def _remote_factory(store_url: str) -> Iterator[MemoryFactory]:
+    """One server process per (window, summarizer), all over this test's one store."""
+    from tests.serve_fake import ServerProcess
+
+    servers: dict[tuple[int, str | None], ServerProcess] = {}
+    opened: list[mh.Memory] = []
+
+    def factory(window_size: int = 4, summarizer: str | None = None, **options) -> mh.Memory:
+        key = (window_size, summarizer)
+        if key not in servers:
+            servers[key] = ServerProcess(store_url, window_size=window_size,
+                                         summarizer=summarizer)
+            servers[key].start()
+        options.pop("lease_seconds", None)  # the server's engine owns folding
+        memory = mh.connect(servers[key].url, window_size=window_size, timeout=60, **options)
+        opened.append(memory)
+        return memory
+
+    try:
+        yield factory
+    finally:
+        for memory in opened:
+            memory.close()
+        for server in servers.values():
+            server.stop()

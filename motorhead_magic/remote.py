@@ -1,0 +1,316 @@
+"""``connect("http://host:port")``: the Memory protocol over any Motörhead server.
+
+Writes, the window, deletes and the session list use the upstream API, so they
+work against upstream Motörhead too. History, summaries, session counts and
+``wait`` use motorhead-magic's additive routes; against a server without them,
+history and summaries raise :class:`EndpointMissing` and ``wait`` does nothing.
+Input is validated here with the engine's own checks, so bad input raises the
+same :class:`~.model.InvalidInput` as a local store and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from .engine import check_session_id, normalize_messages
+from .memory import redact
+from .model import (
+    InvalidInput,
+    MemoryView,
+    Message,
+    MotorheadError,
+    SessionInfo,
+    StoreUnavailable,
+    Summary,
+)
+from .tokens import count_tokens, tokenizer_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # what Motörhead servers accept per POST
+HISTORY_PAGE = 500
+SESSIONS_PAGE = 10_000
+MAX_PAGE = 100  # upstream refuses page > 100
+EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
+
+Listener = Callable[[str, str], None]
+
+
+class EndpointMissing(MotorheadError):
+    """The server lacks an additive route (an upstream Motörhead server)."""
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"]
+    return response.text.strip()[:500]
+
+
+def _message(data: dict[str, Any]) -> Message:
+    return Message(
+        session_id=data["session_id"], seq=data["seq"], role=data["role"],
+        content=data["content"], tokens=data["tokens"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        metadata=data.get("metadata") or {}, summarized=bool(data.get("summarized")),
+    )
+
+
+def _summary(data: dict[str, Any]) -> Summary:
+    return Summary(
+        session_id=data["session_id"], through_seq=data["through_seq"],
+        context=data["context"], tokens_used=data["tokens_used"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+    )
+
+
+class RemoteMemory:
+    """A Motörhead server as a Memory. The server summarizes: ``summarizer`` is kept
+    only as an attribute, and ``window_size`` is the server's once it has told us."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        window_size: int = 12,
+        summarizer: Any = None,
+        timeout: float = 10.0,
+        api_key: str | None = None,
+        client_id: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.url = url.rstrip("/")
+        self.window_size = window_size
+        self.summarizer = summarizer
+        self.tokenizer = tokenizer_name()
+        self.last_fold_error: BaseException | None = None
+        self.timeout = float(timeout)
+        headers = {"user-agent": "motorhead-magic"}
+        if api_key:
+            headers["x-metal-api-key"] = api_key
+        if client_id:
+            headers["x-metal-client-id"] = client_id
+        self._client = httpx.Client(base_url=self.url, timeout=self.timeout, headers=headers,
+                                    transport=transport)
+        self._missing: set[str] = set()  # additive routes this server lacks
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<RemoteMemory {redact(self.url)}>"
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 body: bytes | None = None, timeout: float | None = None,
+                 additive: bool = False) -> Any:
+        headers = {"content-type": "application/json"} if body is not None else None
+        try:
+            response = self._client.request(
+                method, path, params=params, content=body, headers=headers,
+                timeout=self.timeout if timeout is None else timeout,
+            )
+        except httpx.TimeoutException as exc:
+            raise StoreUnavailable(
+                f"Motörhead server {redact(self.url)} did not answer {method} {path} within"
+                f" {timeout or self.timeout:g}s ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise StoreUnavailable(
+                f"Motörhead server {redact(self.url)} is unreachable: {exc}") from exc
+        if response.status_code < 400:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise MotorheadError(f"{method} {path}: the server answered non-JSON") from exc
+        text = _error_text(response)
+        status = response.status_code
+        where = f"{method} {redact(self.url)}{path}"
+        if additive and status in (404, 405):
+            raise EndpointMissing(
+                f"the server at {redact(self.url)} lacks {method} {path.split('?')[0]} (an"
+                " upstream Motörhead server?): history, summaries and session counts need a"
+                " motorhead-magic server")
+        if status in (400, 413, 422):
+            raise InvalidInput(f"{where} refused ({status}): {text}")
+        if status == 401 or status == 403:
+            raise MotorheadError(f"{where}: {status} {text} (pass api_key=... to connect())")
+        if status in (502, 503):
+            raise StoreUnavailable(f"{where}: {status} {text}")
+        if status == 504:
+            raise TimeoutError(f"{where}: {text}")
+        raise MotorheadError(f"{where}: {status} {text}")
+
+    def _session_path(self, session_id: str, route: str) -> str:
+        return f"/sessions/{quote(session_id, safe='')}/{route}"
+
+    # -- the Memory protocol ---------------------------------------------------------
+
+    def add(self, session_id: str, messages: Sequence[Any], *, context: str | None = None,
+            namespace: str | None = None) -> None:
+        """One POST (one transaction on the server); validated here first."""
+        session_id = check_session_id(session_id)
+        items = normalize_messages(messages)
+        if context is not None and not isinstance(context, str):
+            raise InvalidInput(f"context must be a string or None, got {type(context).__name__}")
+        if namespace is not None and not isinstance(namespace, str):
+            raise InvalidInput(f"namespace must be a string, got {type(namespace).__name__}")
+        if not items and context is None:
+            return
+        payload: dict[str, Any] = {"messages": [
+            {"role": m.role, "content": m.content, **({"metadata": m.metadata}
+                                                       if m.metadata else {})}
+            for m in items]}
+        if context is not None:
+            payload["context"] = context
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidInput(
+                f"these messages make a {len(body):,} byte request; Motörhead servers accept"
+                f" at most {MAX_BODY_BYTES:,} bytes per write: add them in smaller batches")
+        params = {"namespace": namespace} if namespace else None
+        self._request("POST", self._session_path(session_id, "memory"), params=params, body=body)
+        self._notify("write", session_id)
+
+    def get(self, session_id: str) -> MemoryView:
+        session_id = check_session_id(session_id)
+        if "window" not in self._missing:
+            try:
+                data = self._request("GET", self._session_path(session_id, "window"),
+                                     additive=True)
+            except EndpointMissing:
+                self._missing.add("window")
+            else:
+                if isinstance(data.get("window_size"), int):
+                    self.window_size = data["window_size"]
+                summary = _summary(data["summary"]) if data.get("summary") else None
+                return MemoryView(session_id, [_message(m) for m in data["messages"]],
+                                  data["context"], data["tokens"], summary)
+        # An upstream server: the window newest first, without seq or timestamps.
+        data = self._request("GET", self._session_path(session_id, "memory"))
+        messages = [Message(session_id, -1, m["role"], m["content"], count_tokens(m["content"]),
+                            EPOCH) for m in reversed(data.get("messages") or [])]
+        return MemoryView(session_id, messages, data.get("context"), data.get("tokens") or 0)
+
+    def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
+        session_id = check_session_id(session_id)
+        path = self._session_path(session_id, "messages")
+        result: list[Message] = []
+        cursor: int | None = max(0, start)
+        while cursor is not None and (limit is None or len(result) < limit):
+            page = HISTORY_PAGE if limit is None else min(HISTORY_PAGE, limit - len(result))
+            data = self._request("GET", path, params={"cursor": cursor, "limit": page},
+                                 additive=True)
+            result.extend(_message(m) for m in data["messages"])
+            cursor = data.get("next_cursor")
+        return result
+
+    def summaries(self, session_id: str) -> list[Summary]:
+        data = self._request("GET", self._session_path(check_session_id(session_id),
+                                                       "summaries"), additive=True)
+        return [_summary(s) for s in data["summaries"]]
+
+    def sessions(self, namespace: str | None = None) -> list[str]:
+        """Every id, by ascending last write (paged as upstream allows)."""
+        ids: list[str] = []
+        for page in range(1, MAX_PAGE + 1):
+            params: dict[str, Any] = {"page": page, "size": SESSIONS_PAGE}
+            if namespace:
+                params["namespace"] = namespace
+            batch = self._request("GET", "/sessions", params=params)
+            ids.extend(batch)
+            if len(batch) < SESSIONS_PAGE:
+                break
+        return list(dict.fromkeys(ids))
+
+    def session_infos(self) -> list[SessionInfo]:
+        data = self._request("GET", "/session-infos", additive=True)
+        return [SessionInfo(i["session_id"], i["messages"], i["summaries"],
+                            datetime.fromisoformat(i["last_write"]), i["window_tokens"])
+                for i in data["sessions"]]
+
+    def delete(self, session_id: str) -> None:
+        session_id = check_session_id(session_id)
+        self._request("DELETE", self._session_path(session_id, "memory"))
+        self._notify("delete", session_id)
+
+    def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None:
+        """Block until the server's background folds (of one session, or all) are done;
+        a no-op against a server without the wait route."""
+        if "wait" in self._missing:
+            return
+        path = "/wait" if session_id is None else self._session_path(
+            check_session_id(session_id), "wait")
+        try:
+            self._request("POST", path, params={"timeout": timeout},
+                          timeout=timeout + self.timeout, additive=True)
+        except EndpointMissing:
+            self._missing.add("wait")
+
+    def to_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
+        from .frames import messages_frame
+        from .stores.base import EXPORT_COLUMNS
+
+        ids = [check_session_id(session_id)] if session_id is not None else self.sessions()
+        columns: dict[str, list[Any]] = {name: [] for name in EXPORT_COLUMNS}
+        for sid in sorted(ids):
+            for m in self.history(sid):
+                for name in EXPORT_COLUMNS:
+                    columns[name].append(getattr(m, name))
+        return messages_frame(columns)
+
+    def summaries_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
+        from .frames import summaries_frame
+
+        ids = [session_id] if session_id is not None else self.sessions()
+        return summaries_frame([s for sid in ids for s in self.summaries(sid)])
+
+    def sessions_dataframe(self) -> pd.DataFrame:
+        from .frames import sessions_frame
+
+        return sessions_frame(self.session_infos())
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """``listener(event, session_id)`` after writes and deletes made through this object
+        (folds happen on the server and are not pushed to clients)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> RemoteMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _notify(self, event: str, session_id: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event, session_id)
+            except Exception:  # a broken display must never break the memory
+                import logging
+
+                logging.getLogger("motorhead_magic").exception("motorhead listener failed")

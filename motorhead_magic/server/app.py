@@ -1,0 +1,73 @@
+"""The ASGI app: explicit routes over one Memory, JSON errors, optional API key."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..memory import Memory
+from . import extras, routes
+from .auth import ApiKeyMiddleware
+from .errors import EXCEPTION_HANDLERS
+from .openapi import openapi_document
+
+SESSION = "/sessions/{session_id:path}"
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+def by_method(path: str, **handlers: Endpoint) -> Route:
+    """One route with several methods, so a wrong method gets 405 with the right Allow."""
+
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, endpoint, methods=list(handlers))
+
+
+ROUTES = [
+    Route("/", routes.health, methods=["GET"]),
+    Route("/sessions", routes.list_sessions, methods=["GET"]),
+    by_method(f"{SESSION}/memory", GET=routes.get_memory, POST=routes.post_memory,
+              DELETE=routes.delete_memory),
+    Route(f"{SESSION}/retrieval", routes.retrieval, methods=["POST"]),
+    Route(f"{SESSION}/window", extras.get_window, methods=["GET"]),
+    Route(f"{SESSION}/messages", extras.get_messages, methods=["GET"]),
+    Route(f"{SESSION}/summaries", extras.get_summaries, methods=["GET"]),
+    Route(f"{SESSION}/wait", extras.wait_session, methods=["POST"]),
+    Route("/wait", extras.wait_all, methods=["POST"]),
+    Route("/session-infos", extras.session_infos, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+]
+
+
+def create_app(memory: Memory, *, api_key: str | None = None,
+               close_memory: bool = True) -> Starlette:
+    """Serve ``memory`` over the Motörhead API; with ``api_key`` every request needs it.
+
+    With ``close_memory`` the memory is closed at shutdown, after uvicorn has let the
+    requests in flight finish (each POST is one store transaction, so none is half done).
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_memory:
+            memory.close()
+
+    middleware = [Middleware(ApiKeyMiddleware, api_key=api_key)] if api_key else []
+    app = Starlette(routes=ROUTES, middleware=middleware,
+                    exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.memory = memory
+    app.state.wait_limiter = None
+    return app

@@ -1,0 +1,166 @@
+"""The OpenAPI 3 description of every route, served at ``/openapi.json``.
+
+Hand-written (not inferred) so that it states the wire contract exactly,
+including upstream's plain-text 400s; schemathesis fuzzes the server with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = _json(_ref("Error"), "error")
+TEXT_OR_ERROR = {"description": "bad request (plain text for upstream's own messages)",
+                 "content": {"application/json": {"schema": _ref("Error")},
+                             "text/plain": {"schema": {"type": "string"}}}}
+COMMON_ERRORS = {"401": ERROR, "503": ERROR}
+
+SESSION_ID = {"name": "session_id", "in": "path", "required": True,
+              "description": "any text, percent-encoded (a '/' inside an id is %2F)",
+              "schema": {"type": "string", "minLength": 1}}
+NAMESPACE = {"name": "namespace", "in": "query", "required": False,
+             "description": "scopes the session listing only", "schema": {"type": "string"}}
+
+
+def _int_query(name: str, description: str, minimum: int = 1,
+               maximum: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}
+
+
+TIMEOUT = {"name": "timeout", "in": "query", "required": False,
+           "schema": {"type": "number", "minimum": 0, "maximum": 600}}
+
+
+def _op(summary: str, responses: dict[str, Any], parameters: list[dict[str, Any]] | None = None,
+        body: dict[str, Any] | None = None, additive: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["motorhead-magic extension" if additive else "Motörhead"],
+        "parameters": parameters or [],
+        "responses": {**responses, **COMMON_ERRORS},
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    "Status": {"type": "object", "required": ["status"],
+               "properties": {"status": {"type": "string", "enum": ["Ok"]}}},
+    "MemoryMessage": {"type": "object", "required": ["role", "content"], "properties": {
+        "role": {"type": "string", "minLength": 1}, "content": {"type": "string"},
+        "metadata": {"type": "object", "description": "extension: stored with the message"}}},
+    "Memory": {"type": "object", "required": ["messages", "context", "tokens"], "properties": {
+        "messages": {"type": "array", "items": _ref("MemoryMessage"),
+                     "description": "the window, newest first"},
+        "context": {"type": ["string", "null"]},
+        "tokens": {"type": "integer", "description": "LLM tokens spent summarizing"}}},
+    "MemoryPost": {"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "items": _ref("MemoryMessage")},
+        "context": {"type": ["string", "null"],
+                    "description": "replaces the current summary when not null"}}},
+    "StoredMessage": {"type": "object", "required": [
+        "session_id", "seq", "role", "content", "tokens", "created_at", "metadata", "summarized"],
+        "properties": {
+            "session_id": {"type": "string"}, "seq": {"type": "integer"},
+            "role": {"type": "string"}, "content": {"type": "string"},
+            "tokens": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
+            "metadata": {"type": "object"}, "summarized": {"type": "boolean"}}},
+    "Summary": {"type": "object", "required": [
+        "session_id", "through_seq", "context", "tokens_used", "created_at"], "properties": {
+            "session_id": {"type": "string"}, "through_seq": {"type": "integer"},
+            "context": {"type": "string"}, "tokens_used": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"}}},
+    "Window": {"type": "object", "required": ["messages", "context", "tokens", "summary"],
+               "properties": {
+                   "messages": {"type": "array", "items": _ref("StoredMessage"),
+                                "description": "the window, oldest first"},
+                   "context": {"type": ["string", "null"]}, "tokens": {"type": "integer"},
+                   "summary": {"oneOf": [_ref("Summary"), {"type": "null"}]},
+                   "window_size": {"type": "integer"}}},
+    "SessionInfo": {"type": "object", "properties": {
+        "session_id": {"type": "string"}, "messages": {"type": "integer"},
+        "summaries": {"type": "integer"},
+        "last_write": {"type": "string", "format": "date-time"},
+        "window_tokens": {"type": "integer"}}},
+}
+
+MEMORY_PATH = "/sessions/{session_id}/memory"
+
+PATHS: dict[str, Any] = {
+    "/": {"get": _op("Health: the server clock", {"200": _json({
+        "type": "object", "required": ["now"],
+        "properties": {"now": {"type": "integer", "description": "ms since the epoch"}}})})},
+    "/sessions": {"get": _op(
+        "Session ids by ascending last write; a page past the end is []",
+        {"200": _json({"type": "array", "items": {"type": "string"}}), "400": TEXT_OR_ERROR},
+        [_int_query("page", "1-based, at most 100"), _int_query("size", "ids per page"),
+         NAMESPACE])},
+    MEMORY_PATH: {
+        "get": _op("The window (newest first), context and tokens; unknown ids are empty",
+                   {"200": _json(_ref("Memory")), "400": ERROR}, [SESSION_ID]),
+        "post": _op("Append messages in order; a non-null context replaces the summary",
+                    {"200": _json(_ref("Status")), "400": ERROR, "413": ERROR},
+                    [SESSION_ID, NAMESPACE], _ref("MemoryPost")),
+        "delete": _op("Delete everything of the session (fine for unknown ids)",
+                      {"200": _json(_ref("Status")), "400": ERROR}, [SESSION_ID, NAMESPACE]),
+    },
+    "/sessions/{session_id}/retrieval": {"post": _op(
+        "Long-term memory search: disabled here, as upstream by default",
+        {"400": TEXT_OR_ERROR, "413": ERROR}, [SESSION_ID],
+        {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}})},
+    "/sessions/{session_id}/window": {"get": _op(
+        "The window oldest first with seq, tokens, timestamps and metadata",
+        {"200": _json(_ref("Window")), "400": ERROR}, [SESSION_ID], additive=True)},
+    "/sessions/{session_id}/messages": {"get": _op(
+        "Full history from seq `cursor`, chronological, paginated",
+        {"200": _json({"type": "object", "required": ["messages", "next_cursor"], "properties": {
+            "messages": {"type": "array", "items": _ref("StoredMessage")},
+            "next_cursor": {"type": ["integer", "null"]}}}), "400": ERROR},
+        [SESSION_ID, _int_query("cursor", "first seq to return", minimum=0),
+         _int_query("limit", "messages per page", maximum=1000)], additive=True)},
+    "/sessions/{session_id}/summaries": {"get": _op(
+        "Every summary, oldest first",
+        {"200": _json({"type": "object", "required": ["summaries"], "properties": {
+            "summaries": {"type": "array", "items": _ref("Summary")}}}), "400": ERROR},
+        [SESSION_ID], additive=True)},
+    "/sessions/{session_id}/wait": {"post": _op(
+        "Block until this server's background summarization of the session is done",
+        {"200": _json(_ref("Status")), "400": ERROR, "504": ERROR}, [SESSION_ID, TIMEOUT],
+        additive=True)},
+    "/wait": {"post": _op(
+        "Block until all of this server's background summarization is done",
+        {"200": _json(_ref("Status")), "400": ERROR, "504": ERROR}, [TIMEOUT], additive=True)},
+    "/session-infos": {"get": _op(
+        "Counts of every session, by ascending last write",
+        {"200": _json({"type": "object", "required": ["sessions"], "properties": {
+            "sessions": {"type": "array", "items": _ref("SessionInfo")}}})}, additive=True)},
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Motörhead-compatible memory server (motorhead-magic)",
+                 "version": __version__,
+                 "description": "The Motörhead HTTP API plus additive routes for history,"
+                                " summaries and waits. With an API key configured, every"
+                                " request needs x-metal-api-key or Authorization: Bearer."},
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }

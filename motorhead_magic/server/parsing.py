@@ -1,0 +1,96 @@
+"""Reading requests: bounded JSON bodies, typed query values, session ids from the path.
+
+Each helper raises :class:`~.errors.ApiError` with a message that names the
+problem, so the route functions stay a few lines of calls into the Memory.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from .errors import ApiError
+
+MAX_BODY_BYTES = 2 * 1024 * 1024  # 2 MiB, as upstream's JSON limit
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: Request, max_bytes: int = MAX_BODY_BYTES) -> Any:
+    """The body as JSON: ``application/json`` only, at most ``max_bytes`` (else 413)."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(400, f"Content-Type must be application/json, got {media_type or 'none'!r}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise ApiError(413, f"body of {declared} bytes exceeds the limit of {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise ApiError(413, f"body exceeds the limit of {max_bytes} bytes")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"body is not UTF-8: {exc.reason}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+
+
+def memory_body(body: Any) -> tuple[list[Any], str | None]:
+    """``{"messages": [...], "context": str | null}`` -> (messages, context)."""
+    if not isinstance(body, dict):
+        raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
+    if "messages" not in body:
+        raise ApiError(400, "missing field `messages`")
+    messages = body["messages"]
+    if not isinstance(messages, list):
+        raise ApiError(400, f"`messages` must be an array, got {type(messages).__name__}")
+    context = body.get("context")
+    if context is not None and not isinstance(context, str):
+        raise ApiError(400, f"`context` must be a string or null, got {type(context).__name__}")
+    return messages, context
+
+
+def query_int(request: Request, name: str, default: int, minimum: int = 1,
+              maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ApiError(400, f"query parameter `{name}` must be an integer, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ApiError(400, f"query parameter `{name}` must be {bound}, got {value}")
+    return value
+
+
+def query_float(request: Request, name: str, default: float, maximum: float) -> float:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, f"query parameter `{name}` must be a number, got {raw!r}") from None
+    if not 0 <= value <= maximum:
+        raise ApiError(400, f"query parameter `{name}` must be between 0 and {maximum}")
+    return value
+
+
+def namespace(request: Request) -> str | None:
+    return request.query_params.get("namespace") or None
+
+
+def session_id(request: Request) -> str:
+    """The id from the path, percent-decoded once (so ``%2F`` is a ``/`` inside the id)."""
+    value = request.path_params["session_id"]
+    if not value:
+        raise ApiError(400, "session id must be a non-empty string")
+    return value
