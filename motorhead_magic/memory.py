@@ -65,7 +65,7 @@ def default_store_path() -> Path:
 
 
 def default_url() -> str:
-    return os.environ.get("MOTORHEAD_URL") or f"sqlite:///{default_store_path()}"
+    return os.environ.get("MOTORHEAD_URL") or f"sqlite://{default_store_path().as_posix()}"
 
 
 def default_window_size() -> int:
