@@ -139,8 +139,7 @@ class Panel(widgets.VBox):
 
     def _build(self) -> None:
         W = widgets  # noqa: N806 - short alias for the many constructors below
-        full = W.Layout(width="100%")
-        self._header = W.HTML(layout=full).add_class("mh-header-box")
+        self._header = W.HTML(layout=W.Layout(width="100%")).add_class("mh-header-box")
         self._picker = W.Dropdown(description="session", layout=W.Layout(width="auto"))
         self._picker.add_class("mh-picker")
         self._picker.observe(self._on_pick, names="value")
@@ -161,7 +160,7 @@ class Panel(widgets.VBox):
         _show(self._confirm_box, False)
         toolbar = W.HBox([self._picker, self._refresh_button, self._delete_button])
 
-        self._summary = W.HTML(layout=full).add_class("mh-summary-box")
+        self._summary = W.HTML(layout=W.Layout(width="100%")).add_class("mh-summary-box")
         self._older_button = W.Button(description="◀ older",
                                       layout=W.Layout(width="auto")).add_class("mh-older-button")
         self._older_button.on_click(lambda _: self._page(-1))
@@ -170,10 +169,10 @@ class Panel(widgets.VBox):
         self._newer_button.on_click(lambda _: self._page(+1))
         self._page_label = W.HTML().add_class("mh-page-label")
         self._pager = W.HBox([self._older_button, self._page_label, self._newer_button])
-        self._older = W.HTML(layout=full).add_class("mh-older")
+        self._older = W.HTML(layout=W.Layout(width="100%")).add_class("mh-older")
         self._window_label = W.HTML()
-        self._window = W.HTML(layout=full).add_class("mh-window")
-        self._streaming = W.HTML(layout=full).add_class("mh-stream")
+        self._window = W.HTML(layout=W.Layout(width="100%")).add_class("mh-window")
+        self._streaming = W.HTML(layout=W.Layout(width="100%")).add_class("mh-stream")
 
         self._prompt = W.Textarea(placeholder="Message (Send runs a turn)",
                                   layout=W.Layout(width="80%", height="60px"))
@@ -315,7 +314,7 @@ class Panel(widgets.VBox):
 
     def _set_status(self, text: str, error: bool = False) -> None:
         color = "#b91c1c" if error else "#374151"
-        self._status.value = (f'<span style="color:{color}">{html.escape(text)}</span>'
+        self._status.value = (f'<span style="color:{color}">{html.escape(text, quote=False)}</span>'
                               if text else "")
 
     # -- controls -----------------------------------------------------------------
