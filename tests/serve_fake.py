@@ -24,9 +24,10 @@ REPO = Path(__file__).resolve().parent.parent
 class ServerProcess:
     """A server subprocess on 127.0.0.1; ``url`` once started, ``stop()`` sends SIGTERM."""
 
-    def __init__(self, store: str, *, window_size: int = 12, summarizer: str | None = None,
-                 api_key: str | None = None, cli: bool = False,
-                 env: dict[str, str] | None = None, extra: list[str] | None = None) -> None:
+    def __init__(self, store: str | None, *, window_size: int | None = 12,
+                 summarizer: str | None = None, api_key: str | None = None, cli: bool = False,
+                 upstream_only: bool = False, env: dict[str, str] | None = None,
+                 extra: list[str] | None = None) -> None:
         from tests.conftest import free_port
 
         self.port = free_port()
@@ -37,7 +38,13 @@ class ServerProcess:
             args = [sys.executable, "-m", "tests.serve_fake"]
             if summarizer:
                 args += ["--summarizer", summarizer]
-        args += ["--store", store, "--port", str(self.port), "--window-size", str(window_size)]
+            if upstream_only:
+                args += ["--upstream-only"]
+        args += ["--port", str(self.port)]
+        if store is not None:
+            args += ["--store", store]
+        if window_size is not None:
+            args += ["--window-size", str(window_size)]
         args += extra or []
         child_env = {**os.environ, **(env or {})}
         if api_key:
@@ -87,11 +94,38 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--window-size", type=int, default=12)
     parser.add_argument("--summarizer", default=None)
+    parser.add_argument("--upstream-only", action="store_true",
+                        help="serve only upstream Motörhead's routes (a stand-in for it)")
     args = parser.parse_args()
     memory = mh.connect(args.store, window_size=args.window_size,
                         summarizer=make_summarizer(args.summarizer))
-    run(memory, "127.0.0.1", args.port, api_key=os.environ.get("MOTORHEAD_API_KEY"),
-        log_level="warning")
+    if args.upstream_only:
+        serve_upstream_only(memory, args.port)
+    else:
+        run(memory, "127.0.0.1", args.port, api_key=os.environ.get("MOTORHEAD_API_KEY"),
+            log_level="warning")
+
+
+def serve_upstream_only(memory: mh.Memory, port: int) -> None:
+    """Upstream's five routes and nothing else: how an upstream server looks to a client."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from motorhead_magic.server import app as server_app
+    from motorhead_magic.server import routes
+    from motorhead_magic.server.errors import EXCEPTION_HANDLERS
+
+    session = server_app.SESSION
+    app = Starlette(routes=[
+        Route("/", routes.health, methods=["GET"]),
+        Route("/sessions", routes.list_sessions, methods=["GET"]),
+        server_app.by_method(f"{session}/memory", GET=routes.get_memory,
+                             POST=routes.post_memory, DELETE=routes.delete_memory),
+        Route(f"{session}/retrieval", routes.retrieval, methods=["POST"]),
+    ], exception_handlers=EXCEPTION_HANDLERS)
+    app.state.memory = memory
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":
