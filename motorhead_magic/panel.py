@@ -75,7 +75,7 @@ class Panel(widgets.VBox):
         min_interval: float = 0.1,
     ) -> None:
         super().__init__()
-        self.add_class("mh-panel")
+        self.add_class("mhp-panel")
         self.memory = memory
         self.model_label = model_label
         self.page_size = max(1, int(page_size))
@@ -139,46 +139,46 @@ class Panel(widgets.VBox):
 
     def _build(self) -> None:
         W = widgets  # noqa: N806 - short alias for the many constructors below
-        self._header = W.HTML(layout=W.Layout(width="100%")).add_class("mh-header-box")
+        self._header = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-header-box")
         self._picker = W.Dropdown(description="session", layout=W.Layout(width="auto"))
-        self._picker.add_class("mh-picker")
+        self._picker.add_class("mhp-picker")
         self._picker.observe(self._on_pick, names="value")
         self._refresh_button = W.Button(description="Refresh", icon="refresh",
-                                        tooltip="Re-read the session").add_class("mh-refresh")
+                                        tooltip="Re-read the session").add_class("mhp-refresh")
         self._refresh_button.on_click(lambda _: self.refresh())
         self._delete_button = W.Button(description="Delete…", icon="trash",
-                                       button_style="danger").add_class("mh-delete")
+                                       button_style="danger").add_class("mhp-delete")
         self._delete_button.on_click(self._ask_delete)
         self._confirm_label = W.HTML()
         self._confirm_button = W.Button(description="Confirm delete",
-                                        button_style="danger").add_class("mh-confirm")
+                                        button_style="danger").add_class("mhp-confirm")
         self._confirm_button.on_click(self._confirm_delete)
-        self._cancel_button = W.Button(description="Cancel").add_class("mh-cancel")
+        self._cancel_button = W.Button(description="Cancel").add_class("mhp-cancel")
         self._cancel_button.on_click(lambda _: self._hide_confirm())
         self._confirm_box = W.HBox([self._confirm_label, self._confirm_button,
-                                    self._cancel_button]).add_class("mh-confirm-box")
+                                    self._cancel_button]).add_class("mhp-confirm-box")
         _show(self._confirm_box, False)
         toolbar = W.HBox([self._picker, self._refresh_button, self._delete_button])
 
-        self._summary = W.HTML(layout=W.Layout(width="100%")).add_class("mh-summary-box")
+        self._summary = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-summary-box")
         self._older_button = W.Button(description="◀ older",
-                                      layout=W.Layout(width="auto")).add_class("mh-older-button")
+                                      layout=W.Layout(width="auto")).add_class("mhp-older-button")
         self._older_button.on_click(lambda _: self._page(-1))
         self._newer_button = W.Button(description="newer ▶",
-                                      layout=W.Layout(width="auto")).add_class("mh-newer-button")
+                                      layout=W.Layout(width="auto")).add_class("mhp-newer-button")
         self._newer_button.on_click(lambda _: self._page(+1))
-        self._page_label = W.HTML().add_class("mh-page-label")
+        self._page_label = W.HTML().add_class("mhp-page-label")
         self._pager = W.HBox([self._older_button, self._page_label, self._newer_button])
-        self._older = W.HTML(layout=W.Layout(width="100%")).add_class("mh-older")
+        self._older = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-older")
         self._window_label = W.HTML()
-        self._window = W.HTML(layout=W.Layout(width="100%")).add_class("mh-window")
-        self._streaming = W.HTML(layout=W.Layout(width="100%")).add_class("mh-stream")
+        self._window = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-window")
+        self._streaming = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-stream")
 
         self._prompt = W.Textarea(placeholder="Message (Send runs a turn)",
                                   layout=W.Layout(width="80%", height="60px"))
-        self._prompt.add_class("mh-prompt")
+        self._prompt.add_class("mhp-prompt")
         self._send_button = W.Button(description="Send", icon="paper-plane",
-                                     button_style="primary").add_class("mh-send")
+                                     button_style="primary").add_class("mhp-send")
         self._send_button.on_click(self._on_send)
         self._send_hint = W.HTML()
         if self._send_turn is None:
@@ -188,12 +188,12 @@ class Panel(widgets.VBox):
         prompt_row = W.HBox([self._prompt, self._send_button])
 
         self._export_name = W.Text(value="df", description="export to",
-                                   layout=W.Layout(width="240px")).add_class("mh-export-name")
+                                   layout=W.Layout(width="240px")).add_class("mhp-export-name")
         self._export_button = W.Button(description="Export DataFrame",
-                                       icon="table").add_class("mh-export")
+                                       icon="table").add_class("mhp-export")
         self._export_button.on_click(self._on_export)
         export_row = W.HBox([self._export_name, self._export_button])
-        self._status = W.HTML().add_class("mh-status")
+        self._status = W.HTML().add_class("mhp-status")
 
         self.children = [
             self._header, toolbar, self._confirm_box, self._summary, self._pager, self._older,

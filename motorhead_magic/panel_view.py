@@ -104,10 +104,10 @@ def bubble_html(message: Message, state: str) -> str:
     meta = (f"#{message.seq} · {html.escape(message.role)} · {message.tokens} tokens · "
             f"{when(message.created_at)}" + ("" if state == "window" else f" · {state}"))
     return (
-        f'<div class="mh-msg mh-{kind}" data-seq="{message.seq}" '
+        f'<div class="mhp-msg mhp-{kind}" data-seq="{message.seq}" '
         f'style="{_BOX};{_BUBBLE_STYLE[kind]};{dim}">'
         f'<div style="{_META}">{meta}</div>'
-        f'<div class="mh-content">{html.escape(shorten(message.content))}</div></div>'
+        f'<div class="mhp-content">{html.escape(shorten(message.content))}</div></div>'
     )
 
 
@@ -119,18 +119,18 @@ def messages_html(messages: Sequence[Message], in_window: bool, empty: str) -> s
 
 def streaming_html(partial: str) -> str:
     return (
-        f'<div class="mh-msg mh-ai mh-streaming" style="{_BOX};{_BUBBLE_STYLE["ai"]};'
+        f'<div class="mhp-msg mhp-ai mhp-streaming" style="{_BOX};{_BUBBLE_STYLE["ai"]};'
         f'border-style:dashed"><div style="{_META}">AI · replying…</div>'
-        f'<div class="mh-content">{html.escape(shorten(partial))}</div></div>'
+        f'<div class="mhp-content">{html.escape(shorten(partial))}</div></div>'
     )
 
 
 def pending_human_html(text: str) -> str:
     """The prompt of a turn sent from the panel, shown until the turn is stored."""
     return (
-        f'<div class="mh-msg mh-human mh-pending" style="{_BOX};{_BUBBLE_STYLE["human"]};'
+        f'<div class="mhp-msg mhp-human mhp-pending" style="{_BOX};{_BUBBLE_STYLE["human"]};'
         f'border-style:dashed"><div style="{_META}">Human · sending…</div>'
-        f'<div class="mh-content">{html.escape(shorten(text))}</div></div>'
+        f'<div class="mhp-content">{html.escape(shorten(text))}</div></div>'
     )
 
 
@@ -146,7 +146,7 @@ def header_html(memory: Memory, snap: SessionSnapshot, model_label: str) -> str:
         f"<td><code>{html.escape(value)}</code></td></tr>"
         for name, value in rows
     )
-    return f'<table class="mh-header">{cells}</table>{totals_html(snap)}'
+    return f'<table class="mhp-header">{cells}</table>{totals_html(snap)}'
 
 
 def totals_html(snap: SessionSnapshot) -> str:
@@ -156,22 +156,22 @@ def totals_html(snap: SessionSnapshot) -> str:
     text = (f"{plural(snap.message_count, 'message')} · window {plural(shown, 'message')}, "
             f"{snap.window_tokens:,} tokens · {plural(snap.summary_count, 'summary')}, "
             f"{spent:,} LLM tokens spent summarizing")
-    return f'<div class="mh-totals" style="{_META}">{html.escape(text)}</div>'
+    return f'<div class="mhp-totals" style="{_META}">{html.escape(text)}</div>'
 
 
 def summary_html(summary: Summary | None, context: str | None) -> str:
     if summary is None and not context:
-        return f'<div class="mh-summary" style="{_META}">No summary yet.</div>'
+        return f'<div class="mhp-summary" style="{_META}">No summary yet.</div>'
     covers = (f"covers messages #0–#{summary.through_seq}" if summary and summary.through_seq >= 0
               else "covers no messages (set by a client)")
     made = f"made {when(summary.created_at)}" if summary else ""
     spent = f" · {summary.tokens_used} tokens spent" if summary else ""
     text = context if context is not None else summary.context if summary else ""
     return (
-        f'<div class="mh-summary" style="border-left:4px solid #a78bfa;padding:4px 10px;'
+        f'<div class="mhp-summary" style="border-left:4px solid #a78bfa;padding:4px 10px;'
         f'background:#f5f3ff;white-space:pre-wrap;color:#111827">'
         f'<div style="{_META}">Running summary · {covers} · {made}{spent}</div>'
-        f'<div class="mh-summary-text">{html.escape(shorten(text))}</div></div>'
+        f'<div class="mhp-summary-text">{html.escape(shorten(text))}</div></div>'
     )
 
 

@@ -71,14 +71,14 @@ def test_panel_is_a_vbox_with_header_summary_window_and_controls(memory, panels)
     panel = panels(memory, "s", model_label="fake-model")
     assert isinstance(panel, widgets.VBox)
     assert isinstance(mh.Panel(memory, "s"), widgets.VBox)  # lazily exported
-    assert "mh-panel" in panel._dom_classes
+    assert "mhp-panel" in panel._dom_classes
     header = panel._header.value
     for text in ("<code>s</code>", memory.url, "fake-model", "<code>4</code>", "2 messages"):
         assert text in header
     assert "No summary yet." in panel._summary.value
     assert "question 0" in panel._window.value and "answer 0" in panel._window.value
-    assert 'class="mh-msg mh-human"' in panel._window.value
-    assert 'class="mh-msg mh-ai"' in panel._window.value
+    assert 'class="mhp-msg mhp-human"' in panel._window.value
+    assert 'class="mhp-msg mhp-ai"' in panel._window.value
     assert panel._picker.options == ("s",) and panel._picker.value == "s"
     assert panel._pager.layout.display == "none"  # nothing older than the window
     kinds = {type(w).__name__ for w in _descendants(panel)}
@@ -176,7 +176,7 @@ def test_pagination_walks_older_messages(plain_memory, panels) -> None:
     assert "#96" in panel._window.value and "#95" not in panel._window.value
     assert "older messages #86–#95 of 96" in panel._page_label.value
     assert "outside window, not summarized" in panel._older.value
-    assert panel._older.value.count('class="mh-msg') == 10
+    assert panel._older.value.count('class="mhp-msg') == 10
     assert panel._newer_button.disabled and not panel._older_button.disabled
     panel._older_button.click()
     assert "older messages #76–#85" in panel._page_label.value and "m76" in panel._older.value
