@@ -26,11 +26,12 @@ class ServerProcess:
 
     def __init__(self, store: str | None, *, window_size: int | None = 12,
                  summarizer: str | None = None, api_key: str | None = None, cli: bool = False,
-                 upstream_only: bool = False, env: dict[str, str] | None = None,
+                 upstream_only: bool = False, pass_port: bool = True, port: int | None = None,
+                 env: dict[str, str] | None = None,
                  extra: list[str] | None = None) -> None:
         from tests.conftest import free_port
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         if cli:  # the real console entry point, for the CLI's own tests
             args = [sys.executable, "-m", "motorhead_magic", "serve", "--model", "none"]
@@ -40,7 +41,8 @@ class ServerProcess:
                 args += ["--summarizer", summarizer]
             if upstream_only:
                 args += ["--upstream-only"]
-        args += ["--port", str(self.port)]
+        if pass_port:
+            args += ["--port", str(self.port)]
         if store is not None:
             args += ["--store", store]
         if window_size is not None:
