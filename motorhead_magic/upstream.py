@@ -178,22 +178,38 @@ class ImportReport:
         return line
 
 
+def _by_namespace(messages: list[dict[str, str]], namespaces: list[str]
+                  ) -> list[tuple[str | None, list[dict[str, str]]]]:
+    """Our stores record a namespace per write, as upstream did per POST: a session listed
+    under k namespaces is written in k consecutive parts (fewer if it has fewer messages)."""
+    if not namespaces:
+        return [(None, messages)]
+    parts = max(1, min(len(namespaces), len(messages)))
+    size, extra = divmod(len(messages), parts)
+    result, start = [], 0
+    for index in range(parts):
+        end = start + size + (1 if index < extra else 0)
+        result.append((namespaces[index], messages[start:end]))
+        start = end
+    return result
+
+
+WRITE_BATCH = 1000  # messages per POST to a remote server (its body limit is 2 MiB)
+
+
 def _write(memory: Memory, item: UpstreamSession) -> None:
-    """One session: messages (one transaction), then the context with its token count."""
+    """One session, chronologically; into a local store, the context then lands as a
+    summary at seq -1 carrying upstream's token count."""
     messages = [{"role": r, "content": c} for r, c in item.messages]
-    first_ns = item.namespaces[0] if item.namespaces else None
     store = getattr(memory, "store", None)
-    if store is None or not messages:  # a remote server, or a context-only session
-        for start in range(0, max(len(messages), 1), 1000):
-            memory.add(item.session_id, messages[start:start + 1000],
-                       context=item.context if start == 0 else None, namespace=first_ns)
-        for namespace in item.namespaces[1:]:
-            memory.add(item.session_id, [], context=item.context, namespace=namespace)
-        return
-    memory.add(item.session_id, messages, namespace=first_ns)
-    for namespace in item.namespaces[1:]:
-        store.append(item.session_id, [], None, namespace)
-    if item.context is not None:
+    context_as_summary = store is not None and bool(messages) and item.context is not None
+    pending_context = None if context_as_summary else item.context
+    for namespace, part in _by_namespace(messages, sorted(item.namespaces)):
+        for start in range(0, max(len(part), 1), WRITE_BATCH):
+            memory.add(item.session_id, part[start:start + WRITE_BATCH],
+                       context=pending_context, namespace=namespace)
+            pending_context = None
+    if context_as_summary:
         state = store.fold_state(item.session_id)
         store.add_summary(item.session_id, state.epoch, state.summary_count, -1,
                           item.context, item.tokens)
