@@ -64,7 +64,8 @@ SCHEMAS: dict[str, Any] = {
                "properties": {"status": {"type": "string", "enum": ["Ok"]}}},
     "MemoryMessage": {"type": "object", "required": ["role", "content"], "properties": {
         "role": {"type": "string", "minLength": 1}, "content": {"type": "string"},
-        "metadata": {"type": "object", "description": "extension: stored with the message"}}},
+        "metadata": {"type": ["object", "null"],
+                     "description": "extension: stored with the message"}}},
     "Memory": {"type": "object", "required": ["messages", "context", "tokens"], "properties": {
         "messages": {"type": "array", "items": _ref("MemoryMessage"),
                      "description": "the window, newest first"},
@@ -109,7 +110,8 @@ PATHS: dict[str, Any] = {
     "/sessions": {"get": _op(
         "Session ids by ascending last write; a page past the end is []",
         {"200": _json({"type": "array", "items": {"type": "string"}}), "400": TEXT_OR_ERROR},
-        [_int_query("page", "1-based, at most 100"), _int_query("size", "ids per page"),
+        [_int_query("page", "1-based, at most 100", maximum=100),
+         _int_query("size", "ids per page"),
          NAMESPACE])},
     MEMORY_PATH: {
         "get": _op("The window (newest first), context and tokens; unknown ids are empty",

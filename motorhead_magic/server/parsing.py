@@ -50,6 +50,10 @@ def memory_body(body: Any) -> tuple[list[Any], str | None]:
     messages = body["messages"]
     if not isinstance(messages, list):
         raise ApiError(400, f"`messages` must be an array, got {type(messages).__name__}")
+    for index, message in enumerate(messages):
+        if isinstance(message, dict) and not isinstance(message.get("metadata", {}),
+                                                        (dict, type(None))):
+            raise ApiError(400, f"message {index}: 'metadata' must be an object or null")
     context = body.get("context")
     if context is not None and not isinstance(context, str):
         raise ApiError(400, f"`context` must be a string or null, got {type(context).__name__}")
@@ -59,7 +63,7 @@ def memory_body(body: Any) -> tuple[list[Any], str | None]:
 def query_int(request: Request, name: str, default: int, minimum: int = 1,
               maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw.strip())
@@ -73,7 +77,7 @@ def query_int(request: Request, name: str, default: int, minimum: int = 1,
 
 def query_float(request: Request, name: str, default: float, maximum: float) -> float:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = float(raw)
