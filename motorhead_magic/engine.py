@@ -244,25 +244,38 @@ class StoreMemory:
         how many summaries landed (0 if another worker holds the lease)."""
         if self.summarizer is None:
             return 0
-        token = self.store.acquire_lease(session_id, self.lease_seconds)
-        if token is None:
-            return 0
         landed = 0
-        try:
-            while True:
-                state = self.store.fold_state(session_id)
-                if state is None or state.last_seq - state.through_seq <= self.window_size:
-                    return landed
-                through = state.last_seq - self.window_size // 2
-                lines = self.store.history(
-                    session_id, state.through_seq + 1, through - state.through_seq
-                )
-                context, spent = self.summarizer.fold(state.context, lines)
-                if self.store.add_summary(
-                    session_id, state.epoch, state.summary_count, through, context, spent
-                ):
-                    landed += 1
-                    self.last_fold_error = None
-                    self._notify("fold", session_id)
-        finally:
-            self.store.release_lease(session_id, token)
+        while True:
+            token = self.store.acquire_lease(session_id, self.lease_seconds)
+            if token is None:
+                return landed
+            try:
+                landed += self._fold_while_needed(session_id)
+            finally:
+                self.store.release_lease(session_id, token)
+            # A write that landed after our last read scheduled a fold that found the
+            # lease taken and gave up; now that the lease is free, look once more.
+            if not self._needs_fold(session_id):
+                return landed
+
+    def _needs_fold(self, session_id: str) -> bool:
+        state = self.store.fold_state(session_id)
+        return state is not None and state.last_seq - state.through_seq > self.window_size
+
+    def _fold_while_needed(self, session_id: str) -> int:
+        landed = 0
+        while True:
+            state = self.store.fold_state(session_id)
+            if state is None or state.last_seq - state.through_seq <= self.window_size:
+                return landed
+            through = state.last_seq - self.window_size // 2
+            lines = self.store.history(
+                session_id, state.through_seq + 1, through - state.through_seq
+            )
+            context, spent = self.summarizer.fold(state.context, lines)
+            if self.store.add_summary(
+                session_id, state.epoch, state.summary_count, through, context, spent
+            ):
+                landed += 1
+                self.last_fold_error = None
+                self._notify("fold", session_id)
