@@ -354,3 +354,21 @@ def test_render_text_for_terminals(memory) -> None:
     assert "#0 Human" in render_text(memory, "s", older=100)
     assert "(empty)" in render_text(memory, "nobody")
     assert "motorhead session: (none)" in render_text(memory, None)
+
+
+def test_live_updates_on_every_backend(memory_factory, backend: str, panels) -> None:
+    """Every backend: the panel follows writes and folds the same way, except that a
+    remote server does not push its folds, which then show on the next write or refresh."""
+    memory = memory_factory(window_size=4, summarizer="echo")
+    panel = panels(memory, "s")
+    for i in range(5):
+        memory.add("s", turn(i))
+    assert "question 4" in panel._window.value
+    memory.wait("s")
+    if backend == "remote":
+        panel.refresh()
+    through = memory.get("s").summary.through_seq
+    assert f"covers messages #0–#{through}" in panel._summary.value
+    assert "question 4" in panel._window.value and "10 messages" in panel._header.value
+    panel._older_button.click()
+    assert "older messages #0–#" in panel._page_label.value
