@@ -22,11 +22,10 @@ to the browser is bounded whatever the session's size.
 from __future__ import annotations
 
 import html
-import json
 import keyword
 import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -34,13 +33,16 @@ import ipywidgets as widgets
 from .memory import Memory
 from .panel_view import (
     SessionSnapshot,
+    descendants,
     header_html,
     messages_html,
+    note_html,
     pending_human_html,
     render_text,
     snapshot,
     streaming_html,
     summary_html,
+    widget_state_bytes,
 )
 
 __all__ = ["Panel", "render_text", "widget_state_bytes"]
@@ -131,7 +133,7 @@ class Panel(widgets.VBox):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-        for widget in list(_descendants(self))[1:]:
+        for widget in list(descendants(self))[1:]:
             widget.close()
         super().close()
 
@@ -183,7 +185,7 @@ class Panel(widgets.VBox):
         self._send_hint = W.HTML()
         if self._send_turn is None:
             self._prompt.disabled = self._send_button.disabled = True
-            self._send_hint.value = _note("Sending needs a chat model: use %motorhead panel,"
+            self._send_hint.value = note_html("Sending needs a chat model: use %motorhead panel,"
                                           " or Panel(memory, sid, send=...).")
         prompt_row = W.HBox([self._prompt, self._send_button])
 
@@ -255,7 +257,7 @@ class Panel(widgets.VBox):
                                            view.context if view else None)
         self._render_older(snap)
         shown = len(view.messages) if view else 0
-        self._window_label.value = _note(
+        self._window_label.value = note_html(
             f"Window: the newest {shown} unsummarized message(s) the model sees"
             f" (at most {self.memory.window_size})")
         self._window.value = messages_html(view.messages if view else [], True,
@@ -281,7 +283,7 @@ class Panel(widgets.VBox):
             return
         start, end = self._page_bounds(older)
         page = self.memory.history(snap.session_id, start, end - start)
-        self._page_label.value = _note(
+        self._page_label.value = note_html(
             f"older messages #{start}–#{end - 1} of {older:,} before the window")
         self._older_button.disabled = start == 0
         self._newer_button.disabled = end >= older
@@ -393,10 +395,6 @@ class Panel(widgets.VBox):
         self._confirm_label.value = ""
 
 
-def _note(text: str) -> str:
-    return f'<span style="font-size:11px;color:#6b7280">{html.escape(text)}</span>'
-
-
 def _user_namespace() -> MutableMapping[str, Any] | None:
     try:
         from IPython import get_ipython
@@ -404,21 +402,3 @@ def _user_namespace() -> MutableMapping[str, Any] | None:
         return None
     shell = get_ipython()
     return shell.user_ns if shell is not None else None
-
-
-def _descendants(widget: widgets.Widget) -> Iterator[widgets.Widget]:
-    yield widget
-    for child in getattr(widget, "children", ()):
-        yield from _descendants(child)
-    layout = getattr(widget, "layout", None)
-    if isinstance(layout, widgets.Widget):
-        yield layout
-    style = getattr(widget, "style", None)
-    if isinstance(style, widgets.Widget):
-        yield style
-
-
-def widget_state_bytes(widget: widgets.Widget) -> int:
-    """JSON size of the state of ``widget`` and everything inside it: what the browser
-    receives when it is displayed."""
-    return sum(len(json.dumps(w.get_state(), default=str)) for w in _descendants(widget))

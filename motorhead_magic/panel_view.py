@@ -10,9 +10,11 @@ to the browser stays bounded however big a message is.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .memory import Memory
 from .model import MemoryView, Message, Summary
@@ -210,3 +212,24 @@ def render_text(memory: Memory, session_id: str | None, *, older: int = 0) -> st
 def _text_line(message: Message) -> str:
     tag = " [summarized]" if message.summarized else ""
     return f"#{message.seq} {message.role} ({message.tokens} tok){tag}: {shorten(message.content)}"
+
+
+def note_html(text: str) -> str:
+    return f'<span style="{_META}">{html.escape(text)}</span>'
+
+
+def descendants(widget: Any) -> Iterator[Any]:
+    """A widget, its children (recursively) and their layout and style widgets."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from descendants(child)
+    for part in ("layout", "style"):
+        value = getattr(widget, part, None)
+        if hasattr(value, "get_state"):
+            yield value
+
+
+def widget_state_bytes(widget: Any) -> int:
+    """JSON size of the state of ``widget`` and everything inside it: what the browser
+    receives when it is displayed."""
+    return sum(len(json.dumps(w.get_state(), default=str)) for w in descendants(widget))

@@ -14,7 +14,8 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 import motorhead_magic as mh
-from motorhead_magic.panel import Panel, _descendants, render_text, widget_state_bytes
+from motorhead_magic.panel import Panel, render_text, widget_state_bytes
+from motorhead_magic.panel_view import descendants
 from tests.fakes import SummaryEcho
 
 
@@ -81,7 +82,7 @@ def test_panel_is_a_vbox_with_header_summary_window_and_controls(memory, panels)
     assert 'class="mhp-msg mhp-ai"' in panel._window.value
     assert panel._picker.options == ("s",) and panel._picker.value == "s"
     assert panel._pager.layout.display == "none"  # nothing older than the window
-    kinds = {type(w).__name__ for w in _descendants(panel)}
+    kinds = {type(w).__name__ for w in descendants(panel)}
     assert {"HTML", "Dropdown", "Button", "Textarea", "Text"} <= kinds
 
 
