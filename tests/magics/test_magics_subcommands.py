@@ -1,0 +1,269 @@
+"""Every ``%motorhead`` subcommand, its ``--help``, and the errors around them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from langchain_core.messages import SystemMessage
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+from motorhead_magic.display import MemoryReport
+from motorhead_magic.parsing import SUBCOMMANDS
+from tests.conftest import free_port
+from tests.fakes import SummaryEcho
+from tests.magics.conftest import RecordingChat, magics
+
+
+def line(ip, text: str):
+    return ip.run_line_magic("motorhead", text)
+
+
+def turn(ip, text: str, flags: str = ""):
+    return ip.run_cell_magic("motorhead", flags, text)
+
+
+@pytest.mark.parametrize("text", ["", "help", "--help"])
+def test_help_overview(ip, capsys, text):
+    assert line(ip, text) is None
+    out = capsys.readouterr().out
+    assert "%%motorhead [--session ID]" in out
+    for name in SUBCOMMANDS:
+        assert f"  {name}" in out
+
+
+@pytest.mark.parametrize("name", [n for n in SUBCOMMANDS if n != "help"])
+def test_every_subcommand_has_help(ip, capsys, name):
+    assert line(ip, f"{name} --help") is None
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: %motorhead {name}")
+    assert SUBCOMMANDS[name].split(" (")[0][:30] in " ".join(out.split())
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("bogus", "unknown subcommand 'bogus'"),
+    ("export --bogus", "%motorhead export: unrecognized arguments: --bogus"),
+    ("sessions extra", "unrecognized arguments: extra"),
+    ("wait --timeout soon", "invalid float value"),
+    ("export -o 'not a name'", "not a valid variable name"),
+    ("session a b", "unrecognized arguments: b"),
+    ("session ''", "session id must be a non-empty string"),
+    ("connect ftp://example.com", "unknown URL scheme 'ftp'"),
+])
+def test_bad_input_is_one_short_usage_error(ip, text, needle):
+    result = ip.run_cell(f"%motorhead {text}")
+    assert isinstance(result.error_in_exec, UsageError), text
+    assert needle in str(result.error_in_exec)
+    assert "\n" not in str(result.error_in_exec)
+    assert ip.run_cell("2 * 21").result == 42  # the shell goes on
+
+
+def test_session_binds_and_shows(ip, chat, capsys):
+    line(ip, "session")
+    assert "bound to session 'default'" in capsys.readouterr().out
+    line(ip, "session bob")
+    assert "'bob' (new: created on the first turn)" in capsys.readouterr().out
+    turn(ip, "hi im bob")
+    assert magics(ip).memory.sessions() == ["bob"]
+    line(ip, "session bob")
+    assert "'bob' (2 messages)" in capsys.readouterr().out
+    ip.run_line_magic("config", "MotorheadMagics.session = 'alice'")
+    assert magics(ip).current_session == "alice"
+
+
+def test_memory_shows_summary_and_window(ip, chat):
+    ip.user_ns["summarizer"] = SummaryEcho()
+    ip.run_line_magic("config", "MotorheadMagics.window_size = 2")
+    ip.run_line_magic("config", "MotorheadMagics.summary_model = 'summarizer'")
+    empty = line(ip, "memory")
+    assert isinstance(empty, MemoryReport) and "(no messages yet)" in str(empty)
+    turn(ip, "hi im bob")
+    turn(ip, "whats my name?")
+    line(ip, "wait")
+    report = line(ip, "memory")
+    text = str(report)
+    assert "session 'default': 4 messages, window shows 1 (window size 2)" in text
+    assert "Human: hi im bob / AI: Hi Bob, nice to meet you. / Human: whats my name?" in text
+    assert "[3] AI: Your name is Bob." in text
+    markdown, metadata = report._repr_markdown_()
+    assert "**Summary**" in markdown and "> Your name is Bob." in markdown
+    assert metadata == {"motorhead": {"session_id": "default"}}
+    data, _ = ip.display_formatter.format(report)
+    assert data["text/plain"] == text
+
+
+def test_export_and_sessions_are_dataframes(ip, chat):
+    turn(ip, "hi im bob")
+    turn(ip, "hello", "--session other")
+    frame = line(ip, "export -o df")
+    assert isinstance(frame, pd.DataFrame) and ip.user_ns["df"] is frame
+    assert list(frame.columns) == ["session_id", "seq", "role", "content", "tokens",
+                                   "created_at", "summarized", "metadata"]
+    assert frame["content"].tolist() == ["hi im bob", "Hi Bob, nice to meet you."]
+    assert frame["metadata"].iloc[1] == {"model": "chat (RecordingChat)"}
+    assert sorted(line(ip, "export --all")["session_id"].unique()) == ["default", "other"]
+    assert line(ip, "export --session other")["content"].tolist()[0] == "hello"
+    summaries = line(ip, "export --summaries")
+    assert list(summaries.columns)[:3] == ["session_id", "through_seq", "context"]
+    assert summaries.empty
+    sessions = line(ip, "sessions -o s")
+    assert sorted(sessions["session_id"]) == ["default", "other"] and ip.user_ns["s"] is sessions
+
+
+def test_delete(ip, chat, capsys):
+    turn(ip, "hi im bob")
+    turn(ip, "hello", "--session other")
+    line(ip, "delete other")
+    assert "deleted session 'other' (2 messages)" in capsys.readouterr().out
+    line(ip, "delete")  # the bound session
+    assert magics(ip).memory.sessions() == []
+    with pytest.raises(UsageError, match="no session 'ghost'"):
+        line(ip, "delete ghost")
+
+
+def test_missing_session_reads_as_empty(ip, chat):
+    assert line(ip, "memory --session ghost").view.messages == []
+    assert line(ip, "export --session ghost").empty
+    assert turn(ip, "hi", "--session ghost") == "Hi Bob, nice to meet you."  # created now
+
+
+def test_model_subcommand(ip, chat, capsys):
+    line(ip, "model")
+    assert "model: chat (RecordingChat)" in capsys.readouterr().out
+    ip.user_ns["number"] = 42
+    with pytest.raises(UsageError, match="variable 'number' holds a int, not a LangChain"):
+        line(ip, "model number")
+    ip.user_ns["other"] = RecordingChat(responses=["other"])
+    line(ip, "model other")
+    assert turn(ip, "q") == "other"
+    line(ip, "model local") if _local() else None
+    line(ip, "model --reset")
+    with pytest.raises(UsageError, match="three ways") if not _local() else _nothing():
+        line(ip, "model")
+
+
+def _local() -> bool:
+    from motorhead_magic.llms import local_available
+
+    return local_available()
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_prompt_text_variable_chat_template_and_reset(ip, chat, capsys):
+    line(ip, r"prompt Be brief. {context}\nPast:\n{chat_history}\nQ: {human_input} {json: 1}")
+    turn(ip, "hi im bob")
+    turn(ip, "whats my name?")
+    (message,) = chat.calls[-1]
+    assert message.content == ("Be brief. \nPast:\nHuman: hi im bob\n"
+                               "AI: Hi Bob, nice to meet you.\nQ: whats my name? {json: 1}")
+    ip.user_ns["chat_prompt"] = ChatPromptTemplate.from_messages([
+        ("system", "Pirate. Summary: {context}"), MessagesPlaceholder("chat_history"),
+        ("human", "{human_input}")])
+    line(ip, "prompt chat_prompt")
+    turn(ip, "ahoy {x}")
+    sent = chat.calls[-1]
+    assert sent[0] == SystemMessage("Pirate. Summary: ")
+    assert [m.content for m in sent[1:]] == ["hi im bob", "Hi Bob, nice to meet you.",
+                                             "whats my name?", "Your name is Bob.", "ahoy {x}"]
+    capsys.readouterr()
+    line(ip, "prompt")
+    assert "ChatPromptTemplate" in capsys.readouterr().out
+    line(ip, "prompt --reset")
+    turn(ip, "plain")
+    assert chat.calls[-1][0].content.startswith("You are a chatbot")
+    ip.user_ns["bad"] = "no placeholders here"
+    for text, needle in [("prompt bad", "needs {human_input}"),
+                         ("prompt just words", "needs {human_input}"),
+                         ("prompt nosuchvar", "no variable 'nosuchvar'")]:
+        with pytest.raises(UsageError, match=needle):
+            line(ip, text)
+    ip.run_line_magic("config", "MotorheadMagics.prompt = 'Say hi. {human_input}'")
+    turn(ip, "x")
+    assert chat.calls[-1][0].content == "Say hi. x"
+
+
+def test_connect_switches_backends(ip, chat, tmp_path, capsys):
+    turn(ip, "in the default store")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    line(ip, f"connect {other}")
+    out = capsys.readouterr().out
+    assert "connected to sqlite:" in out and "other.db (0 sessions)" in out
+    assert line(ip, "export").empty
+    turn(ip, "in the other store")
+    line(ip, "connect")  # back to MOTORHEAD_URL
+    assert line(ip, "export")["content"].tolist()[0] == "in the default store"
+    port = free_port()
+    with pytest.raises(UsageError, match=f"127.0.0.1:{port}.*[Cc]onnection refused"):
+        line(ip, f"connect redis://127.0.0.1:{port}/0")
+    assert line(ip, "export")["content"].tolist()[0] == "in the default store"
+
+
+def test_connect_to_real_redis(ip, chat, redis_url):
+    line(ip, f"connect {redis_url}")
+    turn(ip, "hi im bob")
+    import motorhead_magic as mh
+
+    with mh.connect(redis_url) as direct:
+        assert [m.content for m in direct.history("default")] == [
+            "hi im bob", "Hi Bob, nice to meet you."]
+
+
+def test_window_size_config_reconnects(ip, chat):
+    for text in ["one", "two", "three"]:
+        turn(ip, text)
+    assert len(line(ip, "memory").view.messages) == 6
+    ip.run_line_magic("config", "MotorheadMagics.window_size = 2")
+    ip.run_line_magic("config", "MotorheadMagics.summary_model = 'none'")
+    assert magics(ip).memory.summarizer is None
+    assert [m.content for m in line(ip, "memory").view.messages] == ["three", "How about pasta?"]
+    ip.run_line_magic("config", "MotorheadMagics.window_size = 0")  # refused (logged)
+    assert magics(ip).window_size == 2
+
+
+def test_wait(ip, chat, capsys):
+    ip.user_ns["summarizer"] = SummaryEcho(fail=True)
+    ip.run_line_magic("config", "MotorheadMagics.window_size = 2")
+    ip.run_line_magic("config", "MotorheadMagics.summary_model = 'summarizer'")
+    turn(ip, "one")
+    turn(ip, "two")
+    capsys.readouterr()
+    line(ip, "wait --timeout 60")
+    out = capsys.readouterr().out
+    assert "0 summaries; the last attempt failed: summary model failed" in out
+
+
+def test_panel_in_a_terminal_prints_text(ip, chat, capsys):
+    pytest.importorskip("motorhead_magic.panel", reason="panel.py not merged yet")
+    turn(ip, "hi im bob")
+    capsys.readouterr()
+    assert line(ip, "panel") is None
+    out = capsys.readouterr().out
+    assert "hi im bob" in out and "Hi Bob, nice to meet you." in out
+
+
+def test_panel_in_a_kernel_gets_the_stream(ip, chat, monkeypatch):
+    panel_module = pytest.importorskip("motorhead_magic.panel",
+                                       reason="panel.py not merged yet")
+    monkeypatch.setattr("motorhead_magic.magics.is_kernel", lambda shell: True)
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    panel = line(ip, "panel")
+    assert isinstance(panel, panel_module.Panel) and magics(ip).panels == [panel]
+    seen = []
+    original = panel.stream
+    monkeypatch.setattr(panel, "stream", lambda sid, text: (seen.append((sid, text)),
+                                                            original(sid, text)))
+    monkeypatch.setattr("motorhead_magic.magics.STREAM_INTERVAL", 0.0)
+    turn(ip, "hi im bob")
+    assert seen[0] == ("default", "Hi") and seen[-1] == ("default", "Hi Bob, nice to meet you.")
+    assert panel.model_label == "chat (RecordingChat)"
+    panel._send_turn("default", "from the panel")  # the panel's Send runs a real turn
+    assert [m.content for m in magics(ip).memory.history("default")][-2:] == [
+        "from the panel", "Your name is Bob."]
+    panel.close()
