@@ -92,7 +92,7 @@ def test_openai_key_is_sent_but_never_shown(ip, compatible_server, monkeypatch):
     assert body["model"] == "gpt-4o-mini"
     assert headers["authorization"] == "Bearer sk-secret-value"
     shown = json.dumps(ip.display_formatter.format(reply)) + reply.model
-    shown += magics(ip).memory.to_dataframe("default").to_json()
+    shown += magics(ip).memory.to_dataframe("default").to_json(date_format="iso")
     assert "sk-secret" not in shown
 
 
