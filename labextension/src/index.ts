@@ -47,11 +47,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidebar.title.icon = motorheadIcon;
     shell.add(sidebar, 'left', { rank: 600 });
     restorer?.add(sidebar, sidebar.id);
+    void app.restored.then(() => sidebar.isVisible && sidebar.ensureLoaded());
     commands.addCommand(CommandIDs.open, {
       label: 'Show Motörhead Sessions',
       caption: 'Open the Motörhead memory sidebar',
       icon: motorheadIcon,
-      execute: () => shell.activateById(sidebar.id)
+      execute: () => {
+        shell.activateById(sidebar.id);
+        sidebar.ensureLoaded();
+      }
     });
     commands.addCommand(CommandIDs.refresh, {
       label: 'Refresh Motörhead Sessions',

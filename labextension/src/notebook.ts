@@ -41,16 +41,24 @@ export async function insertMagicCell(
 ): Promise<NotebookPanel> {
   let panel = tracker.currentWidget;
   if (!panel) {
-    panel = (await app.commands.execute('notebook:create-new', {})) as NotebookPanel;
+    // Name the default kernel, or JupyterLab asks which one to start.
+    await app.serviceManager.kernelspecs.ready;
+    const kernelName = app.serviceManager.kernelspecs.specs?.default;
+    panel = (await app.commands.execute('notebook:create-new', {
+      kernelName
+    })) as NotebookPanel;
   }
   await panel.context.ready;
   app.shell.activateById(panel.id);
   const notebook = panel.content;
-  const sources = notebook.widgets.map(c => c.model.sharedModel.getSource());
-  const blank = (i: number): boolean =>
-    notebook.widgets[i]?.model.type === 'code' && sources[i].trim() === '';
+  const loaded = notebook.widgets.some(c =>
+    c.model.sharedModel.getSource().includes(LOAD_EXT)
+  );
   const put = (source: string): void => {
-    if (notebook.activeCellIndex >= 0 && blank(notebook.activeCellIndex)) {
+    const active = notebook.activeCell;
+    const blank =
+      active?.model.type === 'code' && active.model.sharedModel.getSource().trim() === '';
+    if (blank) {
       setActiveSource(notebook, source); // reuse an empty cell, e.g. of a new notebook
     } else {
       NotebookActions.insertBelow(notebook);
@@ -58,14 +66,19 @@ export async function insertMagicCell(
       setActiveSource(notebook, source);
     }
   };
-  if (!sources.some(s => s.includes(LOAD_EXT))) {
+  if (!loaded) {
     put(LOAD_EXT);
   }
   put(magicCell(sessionId));
+  // Focus after the shell has processed the activation, or it takes focus back.
+  await new Promise(resolve => requestAnimationFrame(resolve));
   notebook.mode = 'edit';
   const editor = notebook.activeCell?.editor;
   if (editor) {
-    editor.setCursorPosition(editor.getPositionAt(editor.model.sharedModel.getSource().length)!);
+    const end = editor.getPositionAt(editor.model.sharedModel.getSource().length);
+    if (end) {
+      editor.setCursorPosition(end);
+    }
     editor.focus();
   }
   return panel;

@@ -97,12 +97,22 @@ export class MotorheadSidebar extends Widget {
   }
 
   /** Fetch the list the first time the panel is shown, not at page load. */
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
+  ensureLoaded(): void {
     if (!this.loaded) {
       this.loaded = true;
       void this.refresh();
     }
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.ensureLoaded();
+  }
+
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    this.ensureLoaded();
+    this.search.focus();
   }
 
   /** Reload what is on screen (the list, or the open session). */
