@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="worker threads for store calls (default 40)")
 
     imp = sub.add_parser("import", help="copy an upstream Motörhead Redis into a store",
                          description="Read upstream Motörhead's Redis layout (v2+ and pre-v2"
@@ -71,7 +73,7 @@ def serve(args: argparse.Namespace) -> None:
                      summarizer=summary_model(config.model))
     print(config.describe(), file=sys.stderr, flush=True)
     run(memory, config.host, config.port, api_key=config.api_key, log_level=args.log_level,
-        access_log=args.access_log)
+        access_log=args.access_log, threads=args.threads)
 
 
 def import_upstream(args: argparse.Namespace) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -51,16 +52,19 @@ ROUTES = [
 ]
 
 
-def create_app(memory: Memory, *, api_key: str | None = None,
-               close_memory: bool = True) -> Starlette:
+def create_app(memory: Memory, *, api_key: str | None = None, close_memory: bool = True,
+               threads: int | None = None) -> Starlette:
     """Serve ``memory`` over the Motörhead API; with ``api_key`` every request needs it.
 
-    With ``close_memory`` the memory is closed at shutdown, after uvicorn has let the
+    Blocking store calls run on at most ``threads`` worker threads (anyio's default, 40,
+    when None). With ``close_memory`` the memory is closed at shutdown, after uvicorn has let the
     requests in flight finish (each POST is one store transaction, so none is half done).
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if threads:
+            to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         if close_memory:
             memory.close()
