@@ -10,6 +10,7 @@ imports the ``llm`` CLI, which we do not install, so we locate the file with
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -86,6 +87,9 @@ def _load_llama(path: str) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
 
     llama = Llama(model_path=path, n_ctx=LOCAL_CONTEXT, n_threads=2, verbose=False)
+    # Free it while the interpreter is still whole: llama.cpp's __del__ at shutdown
+    # otherwise prints a TypeError from half-torn-down modules.
+    atexit.register(llama.close)
     return llama, threading.Lock()
 
 

@@ -155,10 +155,10 @@ def do_sessions(magics: MotorheadMagics, args: argparse.Namespace) -> Any:
 
 def do_delete(magics: MotorheadMagics, args: argparse.Namespace) -> None:
     session_id = check_session_id(args.session_id or magics.current_session)
+    if not _exists(magics, session_id):  # not an error: "make sure it is gone" holds
+        print(f"no session {session_id!r}: nothing deleted (see %motorhead sessions)")
+        return
     count = _count(magics, session_id)
-    if not _exists(magics, session_id):
-        raise UsageError(f"%motorhead delete: no session {session_id!r} "
-                         "(see %motorhead sessions)")
     magics.memory.delete(session_id)
     print(f"deleted session {session_id!r} ({count} messages)")
 

@@ -1,0 +1,58 @@
+"""notebooks/quickstart.ipynb executed headless (nbclient, a real kernel, the offline
+model), as a new user would run it: top to bottom, no API key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.magics.conftest import require_local_model
+
+NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "quickstart.ipynb"
+
+
+def _texts(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", ""))
+        data = output.get("data", {})
+        parts.append(data.get("text/markdown", "") or data.get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def test_committed_notebook_has_no_outputs():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")
+
+
+@pytest.mark.local_model
+def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
+    require_local_model()
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "MOTORHEAD_MODEL",
+                 "MOTORHEAD_MAX_WINDOW_SIZE", "JPY_SESSION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOTORHEAD_URL", f"sqlite:///{tmp_path / 'memory.db'}")
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    turns = [c for c in code if c.source.startswith("%%motorhead")]
+    assert len(turns) == 7
+    for cell in turns:
+        (result,) = [o for o in cell.outputs if o.output_type == "execute_result"]
+        assert result.data["text/markdown"].strip()
+        assert result.metadata["text/markdown"]["motorhead"] == {
+            "session_id": "quickstart", "model": "local (SmolLM2-135M-Instruct)"}
+    memories = [_texts(c) for c in code if "%motorhead memory" in c.source]
+    assert "6 messages" in memories[0] and "_no summary yet_" in memories[0]
+    assert "14 messages, window shows" in memories[1] and "(window size 4)" in memories[1]
+    assert "_no summary yet_" not in memories[1]
+    assert re.search(r"session 'quickstart': [1-9][0-9]* summaries\n", memories[1])
+    export = next(c for c in code if c.source.startswith("messages["))
+    assert "True" in _texts(export) and "False" in _texts(export)  # some folded, some not
