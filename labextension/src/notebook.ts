@@ -16,9 +16,18 @@ const LOAD_EXT = '%load_ext motorhead_magic';
 /** The mimetype of Markdown cells: GFM plus math, registered by JupyterLab itself. */
 const MARKDOWN_MIME = 'text/x-ipythongfm';
 
-/** Quote an id for the magic's command line (POSIX shell rules) only when needed. */
+/**
+ * Quote an id for the magic's command line (parsed with POSIX shlex) only when
+ * needed: single quotes unless the id holds one, then double quotes with `\` escapes.
+ */
 export function quoteSessionId(id: string): string {
-  return /^[\w.:@+=,/-]+$/.test(id) ? id : `'${id.replace(/'/g, `'"'"'`)}'`;
+  if (/^[\w.:@+=,/-]+$/.test(id)) {
+    return id;
+  }
+  if (!id.includes("'")) {
+    return `'${id}'`;
+  }
+  return `"${id.replace(/[\\"]/g, c => '\\' + c)}"`;
 }
 
 export function magicCell(sessionId: string): string {

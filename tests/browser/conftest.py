@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,16 +58,16 @@ class Lab:
         return mh.connect(self.store_url, window_size=4)
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A JupyterLab server on a free loopback port, without token, with its own dirs."""
-    base = tmp_path_factory.mktemp("lab")
+@contextmanager
+def running_lab(base: Path) -> Iterator[Lab]:
+    """A JupyterLab server on a free loopback port, without token, with its own
+    dirs under ``base`` (also used by ``benchmarks/bench_lab.py``)."""
     dirs = {name: base / name for name in ("root", "data", "config", "runtime", "ipython")}
     for d in dirs.values():
-        d.mkdir()
+        d.mkdir(parents=True, exist_ok=True)
     # No "get Jupyter news?" toast over the screenshots.
     labconfig = dirs["config"] / "labconfig"
-    labconfig.mkdir()
+    labconfig.mkdir(exist_ok=True)
     (labconfig / "page_config.json").write_text(json.dumps(
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
     store_url = f"sqlite:///{base / 'memory.db'}"
@@ -112,6 +114,30 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with running_lab(tmp_path_factory.mktemp("lab")) as lab:
+        yield lab
+
+
+def launch_chromium(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                      headless=True)
+
+
+def open_lab(context: Any, lab: Lab) -> Any:
+    """A page on the lab, once JupyterLab and the sidebar's plugin are up and restored."""
+    page = context.new_page()
+    # A workspace of its own, so no earlier test's notebooks are restored into this page.
+    page.goto(f"{lab.url}/lab/workspaces/t{uuid.uuid4().hex[:12]}", wait_until="domcontentloaded")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands"
+                           " .hasCommand('motorhead:open-sidebar')", timeout=120_000)
+    # Wait for the layout restorer, or it re-activates the file browser after our clicks.
+    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    return page
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     _need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
@@ -119,8 +145,7 @@ def browser() -> Iterator[Any]:
     except ImportError:
         _need(False, "python playwright is not installed")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                    headless=True)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 
@@ -130,13 +155,7 @@ def page(browser: Any, lab: Lab, request: pytest.FixtureRequest) -> Iterator[Any
     """A fresh browser context on the lab; a screenshot is kept if the test fails."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"{lab.url}/lab", wait_until="domcontentloaded")
-    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands"
-                           " .hasCommand('motorhead:open-sidebar')", timeout=120_000)
-    # Wait for the layout restorer, or it re-activates the file browser after our clicks.
-    page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+    page = open_lab(context, lab)
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:

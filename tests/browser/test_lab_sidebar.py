@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any
 
 import pytest
@@ -87,7 +88,7 @@ def test_open_in_notebook_inserts_a_highlighted_magic_cell(page: Any, lab: Lab) 
         ".map(c => c.model.sharedModel.getSource())"
     )
     assert "%load_ext motorhead_magic" in sources
-    assert "%%motorhead --session 'it'\"'\"'s notebook'\n" in sources
+    assert "%%motorhead --session \"it's notebook\"\n" in sources
     # The body of a %%motorhead cell is edited as Markdown, other code cells stay code.
     magic = page.locator(".jp-Notebook .jp-Cell", has_text="%%motorhead --session").last
     magic.locator(".cm-content").click()
@@ -103,13 +104,19 @@ def test_open_in_notebook_inserts_a_highlighted_magic_cell(page: Any, lab: Lab) 
     assert mimes[sources.index("%load_ext motorhead_magic")] != "text/x-ipythongfm"
     shot(page, "open-in-notebook")
 
-    # A second "Open in notebook" goes into the same (active) notebook, without a second load.
-    page.evaluate("() => window.jupyterapp.commands.execute('motorhead:insert-cell',"
-                  " {sessionId: 'second'})")
-    page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.content.widgets"
-        ".some(c => c.model.sharedModel.getSource().startsWith('%%motorhead --session second'))"
-    )
+    # More cells go into the same (active) notebook, without a second %load_ext, and
+    # every id comes back intact through the magic's POSIX shlex parsing.
+    for session_id in ["second", "tab\there", 'say "hi" it\'s \\ me', "ünï ☃/x"]:
+        before = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets"
+                               ".length")
+        page.evaluate("id => window.jupyterapp.commands.execute('motorhead:insert-cell',"
+                      " {sessionId: id})", session_id)
+        page.wait_for_function("n => window.jupyterapp.shell.currentWidget.content.widgets"
+                               ".length > n", arg=before)
+        source = page.evaluate("() => window.jupyterapp.shell.currentWidget.content"
+                               ".activeCell.model.sharedModel.getSource()")
+        first_line = source.splitlines()[0]
+        assert shlex.split(first_line) == ["%%motorhead", "--session", session_id], source
     sources = page.evaluate(
         "() => window.jupyterapp.shell.currentWidget.content.widgets"
         ".map(c => c.model.sharedModel.getSource())"
@@ -165,6 +172,7 @@ def test_sidebar_follows_the_theme(page: Any, lab: Lab) -> None:
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
                   " {theme: 'JupyterLab Dark'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
     page.wait_for_function(f"() => getComputedStyle(document.querySelector('.mh-sidebar'))"
                            f".backgroundColor !== '{light}'")
     shot(page, "sidebar-dark")
