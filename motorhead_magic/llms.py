@@ -176,6 +176,20 @@ def local_model(*, temperature: float | None = None, max_tokens: int | None = No
     return LocalChatModel(**fields)
 
 
+LOCAL_SUMMARY_PROMPT = (
+    "Summarize the conversation below in one or two short sentences. Keep names and facts."
+    "\n\nEarlier summary: {summary}\n\nConversation:\n{new_lines}\n\nSummary:"
+)
+
+
+def summary_prompt_for(model: Any) -> str:
+    """The progressive-summary prompt for ``model``: the 135M local model cannot follow
+    the long few-shot default (it copies the example), so it gets a plain one."""
+    from .summarizer import DEFAULT_SUMMARY_PROMPT
+
+    return LOCAL_SUMMARY_PROMPT if isinstance(model, LocalChatModel) else DEFAULT_SUMMARY_PROMPT
+
+
 # -- OpenAI and compatible servers ------------------------------------------------------
 
 

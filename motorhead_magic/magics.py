@@ -41,26 +41,18 @@ def is_kernel(shell: Any) -> bool:
     return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
 
 
-LOCAL_SUMMARY_PROMPT = (
-    "Summarize the conversation below in one or two short sentences. Keep names and facts."
-    "\n\nEarlier summary: {summary}\n\nConversation:\n{new_lines}\n\nSummary:"
-)
-
-
 def _session_summarizer(magics: MotorheadMagics) -> Any:
     """The background summarizer: its model is resolved at fold time, so it follows
     ``%motorhead model`` without reconnecting (the chat model unless ``summary_model``
-    is set). The 135M local model cannot follow the long few-shot prompt, so it gets a
-    plain one."""
-    from .summarizer import DEFAULT_SUMMARY_PROMPT, Summarizer
+    is set), with a prompt that suits it (:func:`.llms.summary_prompt_for`)."""
+    from .summarizer import Summarizer
 
     class SessionSummarizer(Summarizer):
         def fold(self, summary: str | None, messages: Any) -> tuple[str, int]:
-            from .llms import LocalChatModel
+            from .llms import summary_prompt_for
 
             model = magics.summary_chat_model()
-            prompt = (LOCAL_SUMMARY_PROMPT if isinstance(model, LocalChatModel)
-                      else DEFAULT_SUMMARY_PROMPT)
+            prompt = summary_prompt_for(model)
             return Summarizer(model, prompt, self.chunk_tokens).fold(summary, messages)
 
     return SessionSummarizer(None, chunk_tokens=SUMMARY_CHUNK_TOKENS)

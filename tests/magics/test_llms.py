@@ -159,3 +159,11 @@ def test_load_ext_keeps_heavy_modules_out():
                                             "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_summary_prompt_suits_the_model():
+    from motorhead_magic.summarizer import DEFAULT_SUMMARY_PROMPT, check_prompt
+
+    assert llms.summary_prompt_for(RecordingChat()) == DEFAULT_SUMMARY_PROMPT
+    local = llms.LocalChatModel(model_path="/nonexistent.gguf")  # loads only when called
+    assert llms.summary_prompt_for(local) == check_prompt(llms.LOCAL_SUMMARY_PROMPT)
