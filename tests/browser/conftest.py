@@ -137,8 +137,11 @@ def open_lab(context: Any, lab: Lab) -> Any:
     return page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not per session: while sync Playwright runs, its
+    asyncio loop counts as running in the main thread, which breaks later async
+    tests (pytest-jupyter's) in the same pytest process."""
     _need(Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
