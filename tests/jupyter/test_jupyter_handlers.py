@@ -18,8 +18,6 @@ from tornado.httpclient import HTTPClientError
 import motorhead_magic as mh
 from tests.fakes import SummaryEcho
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
 ODD_IDS = [
     "with space",
     "quote's \"double\"",
