@@ -7,7 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, InputDialog } from '@jupyterlab/apputils';
+import { ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -78,7 +78,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           }
           id = answer.value;
         }
-        return insertMagicCell(app, tracker, id);
+        try {
+          return await insertMagicCell(app, tracker, id);
+        } catch (err) {
+          await showErrorMessage('Cannot insert a %%motorhead cell', err as Error);
+        }
       }
     });
     if (palette) {

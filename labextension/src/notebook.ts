@@ -31,6 +31,9 @@ export function quoteSessionId(id: string): string {
 }
 
 export function magicCell(sessionId: string): string {
+  if (/[\r\n]/.test(sessionId)) {
+    throw new Error('A session id with a line break cannot go on the %%motorhead line.');
+  }
   return `${MAGIC} --session ${quoteSessionId(sessionId)}\n`;
 }
 
@@ -48,6 +51,7 @@ export async function insertMagicCell(
   tracker: INotebookTracker,
   sessionId: string
 ): Promise<NotebookPanel> {
+  const cell = magicCell(sessionId); // throws early for ids the magic line cannot hold
   let panel = tracker.currentWidget;
   if (!panel) {
     // Name the default kernel, or JupyterLab asks which one to start.
@@ -78,7 +82,7 @@ export async function insertMagicCell(
   if (!loaded) {
     put(LOAD_EXT);
   }
-  put(magicCell(sessionId));
+  put(cell);
   // Focus after the shell has processed the activation, or it takes focus back.
   await new Promise(resolve => requestAnimationFrame(resolve));
   notebook.mode = 'edit';

@@ -79,6 +79,12 @@ export class MotorheadSidebar extends Widget {
         void this.openSession(item.dataset.sessionId);
       }
     });
+    this.list.addEventListener('keydown', ev => {
+      const item = (ev.target as HTMLElement).closest<HTMLElement>('.mh-session-item');
+      if (ev.key === 'Enter' && item?.dataset.sessionId !== undefined) {
+        void this.openSession(item.dataset.sessionId);
+      }
+    });
     this.pager.addEventListener('click', ev => {
       const step = (ev.target as HTMLElement).closest<HTMLElement>('[data-step]');
       if (step && !(step as HTMLButtonElement).disabled) {
@@ -268,9 +274,11 @@ export class MotorheadSidebar extends Widget {
       el(
         'h3',
         'mh-section-title',
-        detail.summary
-          ? `Summary (through message ${detail.summary.through_seq})`
-          : 'Summary'
+        !detail.summary
+          ? 'Summary'
+          : detail.summary.through_seq >= 0
+            ? `Summary (through message #${detail.summary.through_seq})`
+            : 'Summary (set by a client)'
       )
     );
     summary.appendChild(
