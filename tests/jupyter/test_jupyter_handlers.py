@@ -1,7 +1,7 @@
 """The sidebar's HTTP API on a real Jupyter Server (pytest-jupyter).
 
-The store is a temporary SQLite file reached the way a kernel reaches it
-(env ``MOTORHEAD_URL``, ``connect()`` without a URL), seeded by the test.
+The store (a temporary SQLite file, or a real Redis) is reached the way a kernel
+reaches it (env ``MOTORHEAD_URL``, ``connect()`` without a URL), seeded by the test.
 """
 
 from __future__ import annotations
@@ -32,9 +32,14 @@ ODD_IDS = [
 ]
 
 
-@pytest.fixture
-def store_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'sidebar.db'}"
+@pytest.fixture(params=["sqlite", "redis"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's store, on each backend; the server finds it as a kernel does."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")  # a real redis-server, emptied
+    else:
+        url = f"sqlite:///{tmp_path / 'sidebar.db'}"
     monkeypatch.setenv("MOTORHEAD_URL", url)
     return url
 
