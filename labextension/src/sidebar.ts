@@ -21,6 +21,8 @@ import {
 
 const PAGE_SIZE = 50;
 const HISTORY_LIMIT = 100;
+/** How often a visible list re-reads its page, so turns from kernels show up. */
+const POLL_MS = 10_000;
 
 /** Build an element with a class and optional text in one line. */
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -95,6 +97,12 @@ export class MotorheadSidebar extends Widget {
     this.sessionView = el('div', 'mh-session-view');
     this.sessionView.hidden = true;
     this.node.append(this.listView, this.sessionView);
+    this.timer = window.setInterval(() => void this.poll(), POLL_MS);
+  }
+
+  dispose(): void {
+    window.clearInterval(this.timer);
+    super.dispose();
   }
 
   /** The session shown in the session view, if any. */
@@ -137,9 +145,29 @@ export class MotorheadSidebar extends Widget {
         this.page = page.pages;
         return this.refresh();
       }
+      this.shownList = JSON.stringify(page);
       this.renderList(page.sessions, page.total, page.page, page.pages);
     } catch (err) {
       this.status.textContent = `Could not load sessions: ${(err as Error).message}`;
+    }
+  }
+
+  /** A quiet refresh of the list on screen: re-renders only what changed, never
+   * fights a user action (any newer request wins), keeps the old list on errors. */
+  private async poll(): Promise<void> {
+    if (!this.loaded || !this.isVisible || this.currentSession !== null || document.hidden) {
+      return;
+    }
+    const ticket = this.ticket;
+    try {
+      const page = await listSessions(this.page, PAGE_SIZE, this.search.value.trim());
+      const key = JSON.stringify(page);
+      if (ticket === this.ticket && key !== this.shownList && page.page <= page.pages) {
+        this.shownList = key;
+        this.renderList(page.sessions, page.total, page.page, page.pages);
+      }
+    } catch {
+      // The next poll or a manual refresh will tell.
     }
   }
 
@@ -347,4 +375,6 @@ export class MotorheadSidebar extends Widget {
   private ticket = 0;
   private searchTimer = 0;
   private shownSession: string | null = null;
+  private shownList = '';
+  private timer = 0;
 }

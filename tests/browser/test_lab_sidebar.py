@@ -73,6 +73,17 @@ def test_sidebar_lists_searches_and_opens_a_session(page: Any, lab: Lab) -> None
     page.wait_for_selector(item("beta"))
 
 
+def test_new_sessions_show_up_without_a_refresh(page: Any, lab: Lab) -> None:
+    memory = lab.memory()
+    memory.add("early", [{"role": "Human", "content": "first"}])
+    open_sidebar(page)
+    page.click(".mh-refresh")
+    page.wait_for_selector(item("early"))
+    memory.add("late arrival", [{"role": "Human", "content": "written by a kernel"}])
+    memory.close()
+    page.wait_for_selector(item("late arrival"), timeout=30_000)  # the list polls every 10 s
+
+
 def test_open_in_notebook_inserts_a_highlighted_magic_cell(page: Any, lab: Lab) -> None:
     seed_chat(lab, "it's notebook", turns=1)
     open_sidebar(page)
