@@ -13,21 +13,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .memory import MemoryBase
 from .model import InvalidInput, MemoryView, Message, NewMessage, SessionInfo, Summary
-from .stores.base import Store
+from .stores.base import FoldState, Store
 from .summarizer import Summarizer, as_summarizer
 from .tokens import count_tokens, tokenizer_name
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 log = logging.getLogger("motorhead_magic")
-
-Listener = Callable[[str, str], None]  # (event: "write" | "fold" | "delete", session_id)
 
 LANGCHAIN_ROLES = {"human": "Human", "ai": "AI", "system": "System", "tool": "Tool",
                    "function": "Function"}
@@ -80,7 +76,7 @@ def normalize_messages(messages: Any) -> list[NewMessage]:
     return result
 
 
-class StoreMemory:
+class StoreMemory(MemoryBase):
     """The Memory protocol over a local :class:`Store` (SQLite or Redis)."""
 
     def __init__(
@@ -92,6 +88,7 @@ class StoreMemory:
         lease_seconds: float = 120.0,
         workers: int = 2,
     ) -> None:
+        super().__init__()
         if not isinstance(window_size, int) or window_size < 1:
             raise InvalidInput(f"window_size must be a positive integer, got {window_size!r}")
         self.store = store
@@ -105,7 +102,6 @@ class StoreMemory:
         self._queued: set[str] = set()
         self._active: dict[str, int] = {}
         self._idle = threading.Condition()
-        self._listeners: list[Listener] = []
 
     @property
     def url(self) -> str:
@@ -166,29 +162,8 @@ class StoreMemory:
             if not self._idle.wait_for(idle, timeout):
                 raise TimeoutError(f"background summarization still running after {timeout}s")
 
-    def to_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
-        from .frames import messages_frame
-
-        if session_id is not None:
-            check_session_id(session_id)
-        return messages_frame(self.store.export_columns(session_id))
-
-    def summaries_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
-        from .frames import summaries_frame
-
-        ids = [session_id] if session_id is not None else self.sessions()
-        return summaries_frame([s for sid in ids for s in self.summaries(sid)])
-
-    def sessions_dataframe(self) -> pd.DataFrame:
-        from .frames import sessions_frame
-
-        return sessions_frame(self.session_infos())
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(event, session_id)`` after writes, folds and deletes made through
-        this object (from whichever thread made them); returns the unsubscribe function."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+    def _export_columns(self, session_id: str | None) -> dict[str, list[Any]]:
+        return self.store.export_columns(session_id)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -196,20 +171,7 @@ class StoreMemory:
             self._executor = None
         self.store.close()
 
-    def __enter__(self) -> StoreMemory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- background folding ----------------------------------------------------------
-
-    def _notify(self, event: str, session_id: str) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event, session_id)
-            except Exception:  # a broken display must never break the memory
-                log.exception("motorhead listener failed")
 
     def _schedule(self, session_id: str) -> None:
         if self.summarizer is None:
@@ -245,37 +207,34 @@ class StoreMemory:
         if self.summarizer is None:
             return 0
         landed = 0
-        while True:
+        # Checked again after the lease is released: a write that landed after our last
+        # read scheduled a fold that found the lease taken and gave up.
+        while self._state_if_fold_needed(session_id) is not None:
             token = self.store.acquire_lease(session_id, self.lease_seconds)
             if token is None:
                 return landed
             try:
-                landed += self._fold_while_needed(session_id)
+                while (state := self._state_if_fold_needed(session_id)) is not None:
+                    landed += self._fold_once(session_id, state)
             finally:
                 self.store.release_lease(session_id, token)
-            # A write that landed after our last read scheduled a fold that found the
-            # lease taken and gave up; now that the lease is free, look once more.
-            if not self._needs_fold(session_id):
-                return landed
+        return landed
 
-    def _needs_fold(self, session_id: str) -> bool:
+    def _state_if_fold_needed(self, session_id: str) -> FoldState | None:
         state = self.store.fold_state(session_id)
-        return state is not None and state.last_seq - state.through_seq > self.window_size
+        if state is None or state.last_seq - state.through_seq <= self.window_size:
+            return None
+        return state
 
-    def _fold_while_needed(self, session_id: str) -> int:
-        landed = 0
-        while True:
-            state = self.store.fold_state(session_id)
-            if state is None or state.last_seq - state.through_seq <= self.window_size:
-                return landed
-            through = state.last_seq - self.window_size // 2
-            lines = self.store.history(
-                session_id, state.through_seq + 1, through - state.through_seq
-            )
-            context, spent = self.summarizer.fold(state.context, lines)
-            if self.store.add_summary(
-                session_id, state.epoch, state.summary_count, through, context, spent
-            ):
-                landed += 1
-                self.last_fold_error = None
-                self._notify("fold", session_id)
+    def _fold_once(self, session_id: str, state: FoldState) -> int:
+        """One LLM fold of ``state``; lands only if the session is still exactly there."""
+        through = state.last_seq - self.window_size // 2
+        lines = self.store.history(session_id, state.through_seq + 1, through - state.through_seq)
+        context, spent = self.summarizer.fold(state.context, lines)
+        if not self.store.add_summary(
+            session_id, state.epoch, state.summary_count, through, context, spent
+        ):
+            return 0
+        self.last_fold_error = None
+        self._notify("fold", session_id)
+        return 1

@@ -7,7 +7,9 @@ JupyterLab extension never care which one is behind it.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DEFAULT_WINDOW_SIZE = 12
+
+Listener = Callable[[str, str], None]  # (event: "write" | "fold" | "delete", session_id)
 
 
 @runtime_checkable
@@ -55,6 +59,72 @@ class Memory(Protocol):
     def subscribe(self, listener: Callable[[str, str], None]) -> Callable[[], None]: ...
 
     def close(self) -> None: ...
+
+
+class MemoryBase:
+    """What every backend shares: listeners, the DataFrame views, ``with`` support.
+
+    Subclasses implement the protocol's data methods; a backend with a faster bulk
+    read overrides :meth:`_export_columns`.
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._listeners_lock = threading.Lock()
+
+    def _export_columns(self, session_id: str | None) -> dict[str, list[Any]]:
+        from .stores.base import columns_from_messages
+
+        ids = [session_id] if session_id is not None else sorted(self.sessions())
+        return columns_from_messages(m for sid in ids for m in self.history(sid))
+
+    def to_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
+        """Messages of one session, or of all (DESIGN.md section 6 schema)."""
+        from .engine import check_session_id
+        from .frames import messages_frame
+
+        if session_id is not None:
+            check_session_id(session_id)
+        return messages_frame(self._export_columns(session_id))
+
+    def summaries_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
+        from .frames import summaries_frame
+
+        ids = [session_id] if session_id is not None else self.sessions()
+        return summaries_frame([s for sid in ids for s in self.summaries(sid)])
+
+    def sessions_dataframe(self) -> pd.DataFrame:
+        from .frames import sessions_frame
+
+        return sessions_frame(self.session_infos())
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, session_id)`` after writes, folds and deletes made through
+        this object (from whichever thread made them); returns the unsubscribe function."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, event: str, session_id: str) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event, session_id)
+            except Exception:  # a broken display must never break the memory
+                logging.getLogger("motorhead_magic").exception("motorhead listener failed")
+
+    def __enter__(self) -> MemoryBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
 
 
 def default_store_path() -> Path:

@@ -11,16 +11,15 @@ same :class:`~.model.InvalidInput` as a local store and nothing is sent.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from .engine import check_session_id, normalize_messages
-from .memory import redact
+from .memory import MemoryBase, redact
 from .model import (
     InvalidInput,
     MemoryView,
@@ -32,16 +31,11 @@ from .model import (
 )
 from .tokens import count_tokens, tokenizer_name
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 MAX_BODY_BYTES = 2 * 1024 * 1024  # what Motörhead servers accept per POST
 HISTORY_PAGE = 500
 SESSIONS_PAGE = 10_000
 MAX_PAGE = 100  # upstream refuses page > 100
 EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
-
-Listener = Callable[[str, str], None]
 
 
 class EndpointMissing(MotorheadError):
@@ -75,7 +69,7 @@ def _summary(data: dict[str, Any]) -> Summary:
     )
 
 
-class RemoteMemory:
+class RemoteMemory(MemoryBase):
     """A Motörhead server as a Memory. The server summarizes: ``summarizer`` is kept
     only as an attribute, and ``window_size`` is the server's once it has told us."""
 
@@ -90,6 +84,7 @@ class RemoteMemory:
         client_id: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        super().__init__()
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.url = url.rstrip("/")
@@ -106,8 +101,6 @@ class RemoteMemory:
         self._client = httpx.Client(base_url=self.url, timeout=self.timeout, headers=headers,
                                     transport=transport)
         self._missing: set[str] = set()  # additive routes this server lacks
-        self._listeners: list[Listener] = []
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<RemoteMemory {redact(self.url)}>"
@@ -259,58 +252,5 @@ class RemoteMemory:
         except EndpointMissing:
             self._missing.add("wait")
 
-    def to_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
-        from .frames import messages_frame
-        from .stores.base import EXPORT_COLUMNS
-
-        ids = [check_session_id(session_id)] if session_id is not None else self.sessions()
-        columns: dict[str, list[Any]] = {name: [] for name in EXPORT_COLUMNS}
-        for sid in sorted(ids):
-            for m in self.history(sid):
-                for name in EXPORT_COLUMNS:
-                    columns[name].append(getattr(m, name))
-        return messages_frame(columns)
-
-    def summaries_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
-        from .frames import summaries_frame
-
-        ids = [session_id] if session_id is not None else self.sessions()
-        return summaries_frame([s for sid in ids for s in self.summaries(sid)])
-
-    def sessions_dataframe(self) -> pd.DataFrame:
-        from .frames import sessions_frame
-
-        return sessions_frame(self.session_infos())
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """``listener(event, session_id)`` after writes and deletes made through this object
-        (folds happen on the server and are not pushed to clients)."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
-
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> RemoteMemory:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _notify(self, event: str, session_id: str) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event, session_id)
-            except Exception:  # a broken display must never break the memory
-                import logging
-
-                logging.getLogger("motorhead_magic").exception("motorhead listener failed")

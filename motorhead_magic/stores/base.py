@@ -10,7 +10,7 @@ never on a session deleted or re-created meanwhile: ``epoch`` changes then).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -30,6 +30,16 @@ class FoldState:
 
 EXPORT_COLUMNS = ("session_id", "seq", "role", "content", "tokens", "created_at", "metadata",
                   "summarized")
+
+
+def columns_from_messages(messages: Iterable[Message]) -> dict[str, list[Any]]:
+    """The export columns of messages read one by one (backends without a bulk read)."""
+    columns: dict[str, list[Any]] = {name: [] for name in EXPORT_COLUMNS}
+    for message in messages:
+        for name in EXPORT_COLUMNS:
+            columns[name].append(getattr(message, name))
+    columns["created_at"] = [int(t.timestamp() * 1_000_000) for t in columns["created_at"]]
+    return columns
 
 
 class Store(Protocol):

@@ -30,7 +30,7 @@ from ..model import (
     now_micros,
     utc_from_micros,
 )
-from .base import EXPORT_COLUMNS, FoldState
+from .base import FoldState, columns_from_messages
 
 # KEYS: meta, msgs, sums, ns-set, sessions, clock, [ns zset]
 # ARGV: epoch-if-new, now, context-or-empty, has-context, namespace-or-empty, messages...
@@ -167,9 +167,6 @@ class RedisStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
-        if not messages and context is None:
-            state = self.fold_state(session_id)
-            return state.last_seq if state else -1
         now = now_micros()
         rows = [
             json.dumps({"role": m.role, "content": m.content, "tokens": m.tokens,
@@ -273,10 +270,5 @@ class RedisStore:
         ]
 
     def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
-        columns: dict[str, list[Any]] = {name: [] for name in EXPORT_COLUMNS}
-        for sid in [session_id] if session_id is not None else sorted(self.session_ids()):
-            for m in self.history(sid):
-                for name in EXPORT_COLUMNS:
-                    columns[name].append(getattr(m, name))
-        columns["created_at"] = [int(t.timestamp() * 1_000_000) for t in columns["created_at"]]
-        return columns
+        ids = [session_id] if session_id is not None else sorted(self.session_ids())
+        return columns_from_messages(m for sid in ids for m in self.history(sid))

@@ -169,9 +169,6 @@ class SQLiteStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
-        if not messages and context is None:
-            state = self.fold_state(session_id)
-            return state.last_seq if state else -1
         now = now_micros()
         with self._write() as c:
             next_order = "SELECT COALESCE(MAX(write_order), 0) + 1 FROM sessions"
