@@ -46,7 +46,13 @@ function button(label: string, className: string, title = label): HTMLButtonElem
 }
 
 function when(iso: string | null): string {
-  return iso ? new Date(iso).toLocaleString() : '—';
+  return iso
+    ? new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })
+    : '—';
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
 
 export interface ISidebarOptions {
@@ -253,7 +259,8 @@ export class MotorheadSidebar extends Widget {
         el(
           'div',
           'mh-session-meta',
-          `${s.messages} msgs · ${s.summaries} summaries · ${when(s.last_write)}`
+          `${count(s.messages, 'message', 'messages')} · ` +
+            `${count(s.summaries, 'summary', 'summaries')} · ${when(s.last_write)}`
         )
       );
       fragment.appendChild(item);
@@ -290,7 +297,8 @@ export class MotorheadSidebar extends Widget {
       el(
         'div',
         'mh-session-meta mh-stats',
-        `${detail.messages} messages · ${detail.summaries} summaries · ` +
+        `${count(detail.messages, 'message', 'messages')} · ` +
+          `${count(detail.summaries, 'summary', 'summaries')} · ` +
           `${detail.tokens} summary tokens · window ${detail.window.length}` +
           `${detail.window_size ? '/' + detail.window_size : ''} msgs ` +
           `(${detail.window_tokens} tokens)`

@@ -49,7 +49,8 @@ def test_sidebar_lists_searches_and_opens_a_session(page: Any, lab: Lab) -> None
     page.click(SIDEBAR_TAB)
     page.wait_for_selector(item("alpha chat"))
     page.wait_for_selector(item("beta"))
-    assert "8 msgs" in page.inner_text(item("alpha chat"))
+    assert page.is_hidden(".mh-pager")  # one page only
+    assert "8 messages · 1 summary" in page.inner_text(item("alpha chat"))
     shot(page, "sidebar-list")
 
     page.fill(".mh-search", "ALPHA")
@@ -191,3 +192,26 @@ def test_sidebar_follows_the_theme(page: Any, lab: Lab) -> None:
                   " {theme: 'JupyterLab Light'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
     assert background() == light
+
+
+def test_many_sessions_are_paged(page: Any, lab: Lab) -> None:
+    memory = lab.memory()
+    for i in range(60):
+        memory.add(f"bulk-{i:02d}", [{"role": "Human", "content": f"hello {i}"}])
+    total = len(memory.sessions())
+    memory.close()
+    open_sidebar(page)
+    page.click(".mh-refresh")
+    page.wait_for_selector(item("bulk-59"))
+    assert page.locator(".mh-session-item").count() == 50
+    pages = -(-total // 50)
+    assert page.inner_text(".mh-page") == f"1 / {pages}"
+    assert page.is_disabled(".mh-prev")
+    page.click(".mh-next")
+    page.wait_for_selector(f".mh-page:has-text('2 / {pages}')")
+    page.wait_for_selector(item("bulk-59"), state="detached")
+    assert page.locator(".mh-session-item").count() == total - 50
+    page.fill(".mh-search", "bulk-0")  # a search starts again at page 1
+    page.wait_for_selector(".mh-status:text-is('10 sessions')")
+    assert page.locator(".mh-session-item").count() == 10
+    assert page.is_hidden(".mh-pager")
