@@ -46,7 +46,10 @@ class MemoryService:
     def memory(self) -> Any:
         with self._lock:
             if self._memory is None:
-                self._memory = connect(self._url)
+                try:
+                    self._memory = connect(self._url)
+                except MotorheadError as exc:  # a bad MOTORHEAD_URL is the server's problem
+                    raise StoreUnavailable(f"cannot open the memory store: {exc}") from exc
             return self._memory
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -187,8 +190,11 @@ class BaseHandler(APIHandler):
         self.finish(json.dumps({"error": message, "status": status_code}))
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(memory, *args)`` in the worker pool; opening the store happens there too
+        (a Redis or remote URL may connect), never on the event loop."""
+        service = self.service
         try:
-            return await self.service.run(fn, *args)
+            return await service.run(lambda: fn(service.memory, *args))
         except InvalidInput as exc:
             raise tornado.web.HTTPError(400, "%s", str(exc)) from exc
         except StoreUnavailable as exc:
@@ -214,22 +220,20 @@ class SessionsHandler(BaseHandler):
         page = self.int_arg("page", 1, 1)
         size = self.int_arg("size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         query = self.get_query_argument("q", "")
-        memory = self.service.memory
-        self.finish(await self.call(list_sessions, memory, page, size, query))
+        self.finish(await self.call(list_sessions, page, size, query))
 
 
 class SessionHandler(BaseHandler):
     @tornado.web.authenticated
     async def get(self, session_id: str) -> None:
-        detail = await self.call(session_detail, self.service.memory, session_id)
+        detail = await self.call(session_detail, session_id)
         if detail is None:
             raise tornado.web.HTTPError(404, "no session %r", session_id)
         self.finish(detail)
 
     @tornado.web.authenticated
     async def delete(self, session_id: str) -> None:
-        memory = self.service.memory
-        await self.call(memory.delete, session_id)
+        await self.call(lambda memory, sid: memory.delete(sid), session_id)
         self.set_status(204)
         self.finish()
 
@@ -239,14 +243,14 @@ class HistoryHandler(BaseHandler):
     async def get(self, session_id: str) -> None:
         cursor = self.int_arg("cursor", None, 0)
         limit = self.int_arg("limit", DEFAULT_HISTORY_LIMIT, 1, MAX_PAGE_SIZE)
-        page = await self.call(history_page, self.service.memory, session_id, cursor, limit)
+        page = await self.call(history_page, session_id, cursor, limit)
         self.finish(page)
 
 
 class SummariesHandler(BaseHandler):
     @tornado.web.authenticated
     async def get(self, session_id: str) -> None:
-        summaries = await self.call(self.service.memory.summaries, session_id)
+        summaries = await self.call(lambda memory, sid: memory.summaries(sid), session_id)
         self.finish({"session_id": session_id,
                      "summaries": [summary_json(s) for s in summaries]})
 

@@ -203,3 +203,11 @@ async def test_delete_removes_everything_of_one_session(api, memory) -> None:
     assert memory.history("gone") == [] and memory.summaries("gone") == []
     # Deleting what is not there is not an error (idempotent, like the Motörhead API).
     assert (await api("sessions", "gone", method="DELETE")).code == 204
+
+
+async def test_a_store_that_cannot_open_is_a_json_503(api, monkeypatch) -> None:
+    monkeypatch.setenv("MOTORHEAD_URL", "bogus://nowhere")  # read on the first request
+    with pytest.raises(HTTPClientError) as err:
+        await api("sessions")
+    assert err.value.code == 503
+    assert "unknown URL scheme 'bogus'" in json.loads(err.value.response.body)["error"]
