@@ -92,6 +92,7 @@ class StoreMemory(MemoryBase):
         if not isinstance(window_size, int) or window_size < 1:
             raise InvalidInput(f"window_size must be a positive integer, got {window_size!r}")
         self.store = store
+        self.fast_reads = store.fast_reads
         self.window_size = window_size
         self.summarizer: Summarizer | None = as_summarizer(summarizer)
         self.lease_seconds = lease_seconds

@@ -31,6 +31,7 @@ class Memory(Protocol):
 
     url: str
     window_size: int
+    fast_reads: bool  # reads are local and sub-millisecond: async callers may run them inline
 
     def add(self, session_id: str, messages: Sequence[Any], *, context: str | None = None,
             namespace: str | None = None) -> None: ...
@@ -67,6 +68,8 @@ class MemoryBase:
     Subclasses implement the protocol's data methods; a backend with a faster bulk
     read overrides :meth:`_export_columns`.
     """
+
+    fast_reads = False
 
     def __init__(self) -> None:
         self._listeners: list[Listener] = []

@@ -46,6 +46,7 @@ class Store(Protocol):
     """What the engine needs from a backend. All methods are blocking and thread-safe."""
 
     url: str  # printable (no password)
+    fast_reads: bool  # reads are local and sub-millisecond: no thread hop needed
 
     def append(
         self,

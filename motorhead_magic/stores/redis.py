@@ -113,6 +113,8 @@ def _decode(raw: bytes | str) -> str:
 class RedisStore:
     """A :class:`~motorhead_magic.stores.base.Store` on a Redis server."""
 
+    fast_reads = False  # every read is a network round trip
+
     def __init__(self, url: str, prefix: str = "mhm", timeout: float = 10.0) -> None:
         try:
             import redis
