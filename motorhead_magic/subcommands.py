@@ -131,7 +131,11 @@ def do_panel(magics: MotorheadMagics, args: argparse.Namespace) -> Any:
                         on_token=lambda partial: panel.stream(target, partial),
                         metadata={"model": resolved.label})
 
-    panel = Panel(magics.memory, session_id, model_label=magics.chat_model().label, send=send)
+    try:
+        label = magics.chat_model().label
+    except UsageError as exc:  # no model yet: the panel still shows the memory; Send says why
+        label = f"none ({str(exc).splitlines()[0]})"
+    panel = Panel(magics.memory, session_id, model_label=label, send=send)
     magics.panels.append(panel)
     return panel
 

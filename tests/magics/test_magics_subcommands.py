@@ -268,3 +268,18 @@ def test_panel_in_a_kernel_gets_the_stream(ip, chat, monkeypatch):
     assert [m.content for m in magics(ip).memory.history("default")][-2:] == [
         "from the panel", "Your name is Bob."]
     panel.close()
+
+
+def test_panel_opens_without_a_model_and_send_says_why(ip, monkeypatch):
+    panel_module = pytest.importorskip("motorhead_magic.panel")
+    monkeypatch.setattr("motorhead_magic.llms.local_available", lambda: False)
+    monkeypatch.setattr("motorhead_magic.magics.is_kernel", lambda shell: True)
+    panel = line(ip, "panel")
+    assert isinstance(panel, panel_module.Panel)
+    assert panel.model_label.startswith("none (no chat model configured")
+    panel._prompt.value = "hello?"
+    panel._on_send()
+    assert "three ways" in panel._status.value or "choose a model" in panel._status.value
+    assert panel._prompt.value == "hello?"  # nothing typed is lost
+    assert magics(ip).memory.history("default") == []
+    panel.close()
