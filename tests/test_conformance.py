@@ -189,6 +189,7 @@ ODD_IDS = [
     "-leading-dash",
     "colon:separated:id",
     "100%25 percent %2F",
+    "line\nbreak\r\x0c",
 ]
 
 

@@ -166,7 +166,8 @@ def test_metal_headers_are_ignored_without_an_api_key(folding):
 
 
 ODD_IDS = ["a/b/c", "ünïcødé 会话 🤘", "quote'\"`", "spaces and\ttab", "x" * 1024,
-           "100% %2F literal", "ends/with/memory", "../../etc/passwd", "q?x=1#frag"]
+           "100% %2F literal", "ends/with/memory", "../../etc/passwd", "q?x=1#frag",
+           "line\nbreak\x0cfeed"]
 
 
 @pytest.mark.parametrize("session_id", ODD_IDS, ids=range(len(ODD_IDS)))

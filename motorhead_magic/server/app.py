@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from anyio import to_thread
 from starlette.applications import Starlette
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,7 +19,15 @@ from .auth import ApiKeyMiddleware
 from .errors import EXCEPTION_HANDLERS
 from .openapi import openapi_document
 
-SESSION = "/sessions/{session_id:path}"
+class SessionIdConvertor(PathConvertor):
+    """Any text, as the memory accepts it: also ``/`` (sent as ``%2F``) and line breaks,
+    which Starlette's ``path`` (``.*`` without DOTALL) would turn into a 404."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("session_id", SessionIdConvertor())
+SESSION = "/sessions/{session_id:session_id}"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
