@@ -135,6 +135,12 @@ class StoreMemory(MemoryBase):
     def get(self, session_id: str) -> MemoryView:
         return self.store.view(check_session_id(session_id), self.window_size)
 
+    async def aget(self, session_id: str) -> MemoryView:
+        aview = getattr(self.store, "aview", None)
+        if aview is None:
+            return await super().aget(session_id)
+        return await aview(check_session_id(session_id), self.window_size)
+
     def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
         return self.store.history(check_session_id(session_id), start, limit)
 

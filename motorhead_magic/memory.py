@@ -38,6 +38,8 @@ class Memory(Protocol):
 
     def get(self, session_id: str) -> MemoryView: ...
 
+    async def aget(self, session_id: str) -> MemoryView: ...
+
     def history(self, session_id: str, start: int = 0,
                 limit: int | None = None) -> list[Message]: ...
 
@@ -74,6 +76,16 @@ class MemoryBase:
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
+
+    async def aget(self, session_id: str) -> MemoryView:
+        """``get`` for async callers (the server): inline when reads are local and
+        sub-millisecond (a thread hop would cost more than the read), else on a
+        worker thread so the event loop keeps serving."""
+        if self.fast_reads:
+            return self.get(session_id)  # type: ignore[attr-defined]
+        from anyio import to_thread
+
+        return await to_thread.run_sync(self.get, session_id)  # type: ignore[attr-defined]
 
     def _export_columns(self, session_id: str | None) -> dict[str, list[Any]]:
         from .stores.base import columns_from_messages

@@ -299,3 +299,19 @@ def test_summaries_and_sessions_dataframes(memory_factory):
     assert (row["messages"], row["summaries"]) == (5, 1)
     assert row["window_tokens"] == sum(m.tokens for m in memory.get("s").messages)
     assert isinstance(row["last_write"], pd.Timestamp) and row["last_write"].tzinfo is not None
+
+
+def test_async_get_matches_get(memory_factory):
+    import asyncio
+
+    memory = memory_factory(window_size=4, summarizer="echo")
+    memory.add("s", turns(7))
+    memory.wait("s")
+
+    async def reads() -> list:
+        views = [await memory.aget(session_id) for session_id in ("s", "unknown")]
+        with pytest.raises(mh.InvalidInput, match="session id"):
+            await memory.aget("")
+        return views
+
+    assert asyncio.run(reads()) == [memory.get("s"), memory.get("unknown")]

@@ -19,6 +19,7 @@ from .auth import ApiKeyMiddleware
 from .errors import EXCEPTION_HANDLERS
 from .openapi import openapi_document
 
+
 class SessionIdConvertor(PathConvertor):
     """Any text, as the memory accepts it: also ``/`` (sent as ``%2F``) and line breaks,
     which Starlette's ``path`` (``.*`` without DOTALL) would turn into a 404."""

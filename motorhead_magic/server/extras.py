@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import parsing
-from .routes import OK, memory_of, read
+from .routes import OK, memory_of
 
 MAX_HISTORY_PAGE = 1000
 MAX_WAIT_SECONDS = 600.0
@@ -30,7 +30,7 @@ def _wait_limiter(request: Request) -> CapacityLimiter:
 
 async def get_window(request: Request) -> Response:
     """The window chronologically with every message field, the context and its summary."""
-    view = await read(request, memory_of(request).get, parsing.session_id(request))
+    view = await memory_of(request).aget(parsing.session_id(request))
     return JSONResponse({
         "messages": [m.to_dict() for m in view.messages],
         "context": view.context,

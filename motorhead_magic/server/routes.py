@@ -7,8 +7,6 @@ blocking) and shape the reply exactly as upstream clients expect it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,20 +17,10 @@ from . import parsing
 
 OK = {"status": "Ok"}
 MAX_PAGE = 100
-T = TypeVar("T")
 
 
 def memory_of(request: Request) -> Memory:
     return request.app.state.memory
-
-
-async def read(request: Request, fn: Callable[..., T], *args: Any) -> T:
-    """A small memory read: inline when the store's reads are local and sub-millisecond
-    (the hop to a worker thread would cost more than the read; measured in
-    benchmarks/bench_server.py), else on a worker thread."""
-    if memory_of(request).fast_reads:
-        return fn(*args)
-    return await run_in_threadpool(fn, *args)
 
 
 async def health(request: Request) -> Response:
@@ -47,13 +35,13 @@ async def list_sessions(request: Request) -> Response:
     if page > MAX_PAGE:
         # Upstream's exact answer (its text says "size" but it checks the page).
         return PlainTextResponse("Page size must not exceed 100", status_code=400)
-    ids = await read(request, memory_of(request).sessions, parsing.namespace(request))
+    ids = await run_in_threadpool(memory_of(request).sessions, parsing.namespace(request))
     return JSONResponse(ids[(page - 1) * size : page * size])
 
 
 async def get_memory(request: Request) -> Response:
     """The window, newest first, as upstream answers it; unknown sessions are empty."""
-    view = await read(request, memory_of(request).get, parsing.session_id(request))
+    view = await memory_of(request).aget(parsing.session_id(request))
     return JSONResponse({
         "messages": [{"role": m.role, "content": m.content} for m in reversed(view.messages)],
         "context": view.context,
