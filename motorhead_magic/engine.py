@@ -150,8 +150,8 @@ class StoreMemory(MemoryBase):
     def sessions(self, namespace: str | None = None) -> list[str]:
         return self.store.session_ids(namespace)
 
-    def session_infos(self) -> list[SessionInfo]:
-        return self.store.session_infos(self.window_size)
+    def session_infos(self, ids: Sequence[str] | None = None) -> list[SessionInfo]:
+        return self.store.session_infos(self.window_size, ids)
 
     def delete(self, session_id: str) -> None:
         self.store.delete(check_session_id(session_id))

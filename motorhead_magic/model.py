@@ -100,6 +100,15 @@ class SessionInfo:
     last_write: datetime
     window_tokens: int
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "messages": self.messages,
+            "summaries": self.summaries,
+            "last_write": self.last_write.isoformat(),
+            "window_tokens": self.window_tokens,
+        }
+
 
 def utc_from_micros(micros: int) -> datetime:
     return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)

@@ -55,12 +55,11 @@ class SessionSnapshot:
 
 def snapshot(memory: Memory, session_id: str | None) -> SessionSnapshot:
     """Read a session cheaply: its window plus counts, never its whole history."""
-    infos = memory.session_infos()
-    ids = tuple(i.session_id for i in infos)
+    ids = tuple(memory.sessions())
     if session_id is None:
         return SessionSnapshot(None, None, 0, 0, ids)
     view = memory.get(session_id)
-    info = next((i for i in infos if i.session_id == session_id), None)
+    info = next(iter(memory.session_infos([session_id])), None)
     if info is not None:
         count, summaries = info.messages, info.summaries
     else:  # not written yet (or just deleted)

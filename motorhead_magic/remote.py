@@ -228,8 +228,11 @@ class RemoteMemory(MemoryBase):
                 break
         return list(dict.fromkeys(ids))
 
-    def session_infos(self) -> list[SessionInfo]:
-        data = self._request("GET", "/session-infos", additive=True)
+    def session_infos(self, ids: Sequence[str] | None = None) -> list[SessionInfo]:
+        if ids is not None and not ids:
+            return []
+        params = {"id": [check_session_id(i) for i in ids]} if ids is not None else None
+        data = self._request("GET", "/session-infos", params=params, additive=True)
         return [SessionInfo(i["session_id"], i["messages"], i["summaries"],
                             datetime.fromisoformat(i["last_write"]), i["window_tokens"])
                 for i in data["sessions"]]

@@ -27,10 +27,8 @@ def _exists(magics: MotorheadMagics, session_id: str) -> bool:
 
 
 def _count(magics: MotorheadMagics, session_id: str) -> int:
-    for info in magics.memory.session_infos():
-        if info.session_id == session_id:
-            return info.messages
-    return 0
+    infos = magics.memory.session_infos([session_id])
+    return infos[0].messages if infos else 0
 
 
 def do_connect(magics: MotorheadMagics, args: argparse.Namespace) -> None:

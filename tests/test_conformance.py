@@ -315,3 +315,17 @@ def test_async_get_matches_get(memory_factory):
         return views
 
     assert asyncio.run(reads()) == [memory.get("s"), memory.get("unknown")]
+
+
+def test_session_infos_of_chosen_ids(memory_factory):
+    memory = memory_factory(window_size=4)
+    for sid in ("a", "b", "c"):
+        memory.add(sid, turns(3))
+    memory.add("a", turns(2, 3))
+    every = memory.session_infos()
+    assert [i.session_id for i in every] == ["b", "c", "a"]
+    chosen = memory.session_infos(["a", "missing", "b", "a"])
+    assert chosen == [i for i in every if i.session_id in ("a", "b")]
+    assert (chosen[1].messages, chosen[1].window_tokens) == (
+        5, sum(m.tokens for m in memory.get("a").messages))
+    assert memory.session_infos([]) == []

@@ -22,7 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .. import connect
-from ..model import InvalidInput, Message, MotorheadError, SessionInfo, StoreUnavailable, Summary
+from ..model import InvalidInput, Message, MotorheadError, StoreUnavailable, Summary
 
 T = TypeVar("T")
 
@@ -91,27 +91,18 @@ def summary_json(summary: Summary | None) -> dict[str, Any] | None:
     }
 
 
-def info_json(info: SessionInfo) -> dict[str, Any]:
-    return {
-        "session_id": info.session_id,
-        "messages": info.messages,
-        "summaries": info.summaries,
-        "last_write": _iso(info.last_write),
-        "window_tokens": info.window_tokens,
-    }
-
-
 def list_sessions(memory: Any, page: int, size: int, query: str) -> dict[str, Any]:
-    """One page of sessions, newest write first, filtered by a case-insensitive substring."""
-    infos = memory.session_infos()  # ascending last write
+    """One page of sessions, newest write first, filtered by a case-insensitive substring.
+    Only the page's sessions are counted, so a page costs the same at 10 or 100,000."""
+    ids = memory.sessions()  # ascending last write
     needle = query.casefold()
     if needle:
-        infos = [i for i in infos if needle in i.session_id.casefold()]
-    total = len(infos)
+        ids = [i for i in ids if needle in i.casefold()]
+    total = len(ids)
     end = total - (page - 1) * size
-    chunk = infos[max(0, end - size):max(0, end)]
+    chunk = memory.session_infos(ids[max(0, end - size):max(0, end)]) if end > 0 else []
     return {
-        "sessions": [info_json(i) for i in reversed(chunk)],
+        "sessions": [i.to_dict() for i in reversed(chunk)],
         "total": total,
         "page": page,
         "size": size,

@@ -60,15 +60,10 @@ async def get_summaries(request: Request) -> Response:
 
 
 async def session_infos(request: Request) -> Response:
-    """Counts of every session, by ascending last write."""
-    infos = await run_in_threadpool(memory_of(request).session_infos)
-    return JSONResponse({"sessions": [{
-        "session_id": i.session_id,
-        "messages": i.messages,
-        "summaries": i.summaries,
-        "last_write": i.last_write.isoformat(),
-        "window_tokens": i.window_tokens,
-    } for i in infos]})
+    """Counts of every session (or of those named by repeated ``id``), by last write."""
+    ids = request.query_params.getlist("id") or None
+    infos = await run_in_threadpool(memory_of(request).session_infos, ids)
+    return JSONResponse({"sessions": [i.to_dict() for i in infos]})
 
 
 async def _wait(request: Request, sid: str | None) -> Response:

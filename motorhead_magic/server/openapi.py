@@ -41,6 +41,9 @@ def _int_query(name: str, description: str, minimum: int = 1,
             "schema": schema}
 
 
+SESSION_IDS = {"name": "id", "in": "query", "required": False, "explode": True,
+               "description": "only these sessions (repeat the parameter)",
+               "schema": {"type": "array", "items": {"type": "string"}}}
 TIMEOUT = {"name": "timeout", "in": "query", "required": False,
            "schema": {"type": "number", "minimum": 0, "maximum": 600}}
 
@@ -149,9 +152,10 @@ PATHS: dict[str, Any] = {
         "Block until all of this server's background summarization is done",
         {"200": _json(_ref("Status")), "400": ERROR, "504": ERROR}, [TIMEOUT], additive=True)},
     "/session-infos": {"get": _op(
-        "Counts of every session, by ascending last write",
+        "Counts of every session (or of the sessions named by `id`), by ascending last write",
         {"200": _json({"type": "object", "required": ["sessions"], "properties": {
-            "sessions": {"type": "array", "items": _ref("SessionInfo")}}})}, additive=True)},
+            "sessions": {"type": "array", "items": _ref("SessionInfo")}}})},
+        [SESSION_IDS], additive=True)},
 }
 
 

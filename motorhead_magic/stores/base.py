@@ -69,8 +69,10 @@ class Store(Protocol):
     def session_ids(self, namespace: str | None = None) -> list[str]:
         """Ids by ascending last write."""
 
-    def session_infos(self, window_size: int) -> list[SessionInfo]:
-        """Every session's counts, by ascending last write."""
+    def session_infos(self, window_size: int,
+                      ids: Sequence[str] | None = None) -> list[SessionInfo]:
+        """Counts of every session (or of those of ``ids`` that exist), by ascending
+        last write. A page of a listing passes its ids, so its cost is the page's."""
 
     def delete(self, session_id: str) -> None: ...
 

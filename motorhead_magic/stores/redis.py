@@ -280,8 +280,18 @@ class RedisStore:
         key = f"{self.prefix}:sessions" if namespace is None else f"{self.prefix}:ns:{namespace}"
         return [_decode(r) for r in self._call(self._redis.zrange, key, 0, -1)]
 
-    def session_infos(self, window_size: int) -> list[SessionInfo]:
-        ids = self.session_ids()
+    def session_infos(self, window_size: int,
+                      ids: Sequence[str] | None = None) -> list[SessionInfo]:
+        if ids is None:
+            ids = self.session_ids()
+        else:
+            ids = list(dict.fromkeys(ids))
+            pipe = self._redis.pipeline(transaction=False)
+            for sid in ids:
+                pipe.zscore(f"{self.prefix}:sessions", sid)
+            order = self._call(pipe.execute)
+            ids = [sid for _, sid in sorted((o, sid) for o, sid in zip(order, ids)
+                                            if o is not None)]
         pipe = self._redis.pipeline(transaction=False)
         for sid in ids:
             pipe.hmget(self._key(sid, "meta"), "last_seq", "through_seq", "summary_count",

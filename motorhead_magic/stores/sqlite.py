@@ -333,14 +333,25 @@ class SQLiteStore:
             )
         return [r[0] for r in rows]
 
-    def session_infos(self, window_size: int) -> list[SessionInfo]:
-        rows = self._conn().execute(
+    def session_infos(self, window_size: int,
+                      ids: Sequence[str] | None = None) -> list[SessionInfo]:
+        query = (
             "SELECT s.session_id, s.last_seq + 1, s.summary_count, s.last_write,"
             " (SELECT COALESCE(SUM(m.tokens), 0) FROM messages m WHERE m.session_id = s.session_id"
-            "  AND m.seq > MAX(s.through_seq, s.last_seq - ?))"
-            " FROM sessions s ORDER BY s.write_order",
-            (window_size,),
-        ).fetchall()
+            "  AND m.seq > MAX(s.through_seq, s.last_seq - ?)), s.write_order FROM sessions s"
+        )
+        if ids is None:
+            rows = self._conn().execute(query + " ORDER BY s.write_order", (window_size,))
+        else:
+            wanted = list(dict.fromkeys(ids))
+            rows = []
+            for i in range(0, len(wanted), 500):  # stay far below SQLite's variable limit
+                chunk = wanted[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                rows += self._conn().execute(
+                    f"{query} WHERE s.session_id IN ({marks})", (window_size, *chunk)
+                ).fetchall()
+            rows.sort(key=lambda r: r[5])
         return [SessionInfo(r[0], r[1], r[2], utc_from_micros(r[3]), r[4]) for r in rows]
 
     def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
