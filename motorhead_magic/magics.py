@@ -87,7 +87,11 @@ class _LiveReply:
 
     def close(self, failed: bool) -> None:
         """Remove the preview (the cell's value shows the reply); newline in a terminal."""
-        if self._handle is not None:
+        if self._handle is not None and not failed:
+            from IPython.display import clear_output
+
+            clear_output(wait=True)  # the cell's value replaces it: no empty output left
+        elif self._handle is not None:
             self._handle.update({"text/plain": ""}, raw=True)
         if self._printed:
             print(flush=True)

@@ -45,7 +45,8 @@ def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
     turns = [c for c in code if c.source.startswith("%%motorhead")]
     assert len(turns) == 7
     for cell in turns:
-        (result,) = [o for o in cell.outputs if o.output_type == "execute_result"]
+        (result,) = cell.outputs  # the streamed preview gave way to the reply itself
+        assert result.output_type == "execute_result"
         assert result.data["text/markdown"].strip()
         assert result.metadata["text/markdown"]["motorhead"] == {
             "session_id": "quickstart", "model": "local (SmolLM2-135M-Instruct)"}
