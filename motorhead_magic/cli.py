@@ -65,12 +65,12 @@ def _parser() -> argparse.ArgumentParser:
 def serve(args: argparse.Namespace) -> None:
     from . import connect
     from .server import run
-    from .server.config import settings, summary_model
+    from .server.config import settings, summarizer_for
 
     config = settings(args.host, args.port, args.store, args.window_size, args.model,
                       args.api_key)
     memory = connect(config.store_url, window_size=config.window_size,
-                     summarizer=summary_model(config.model))
+                     summarizer=summarizer_for(config.model))
     print(config.describe(), file=sys.stderr, flush=True)
     run(memory, config.host, config.port, api_key=config.api_key, log_level=args.log_level,
         access_log=args.access_log, threads=args.threads)

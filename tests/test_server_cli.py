@@ -135,3 +135,16 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path):
                  env=env)
     assert result.returncode == 2 and "OPENAI_API_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_summarizer_for_picks_a_prompt_the_model_can_follow(monkeypatch):
+    from motorhead_magic.llms import LOCAL_SUMMARY_PROMPT
+    from motorhead_magic.server.config import summarizer_for
+    from motorhead_magic.summarizer import DEFAULT_SUMMARY_PROMPT
+    from tests.magics.conftest import require_local_model
+
+    assert summarizer_for("none") is None
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    assert summarizer_for("gpt-4o-mini").prompt == DEFAULT_SUMMARY_PROMPT
+    require_local_model()
+    assert summarizer_for("local").prompt == LOCAL_SUMMARY_PROMPT

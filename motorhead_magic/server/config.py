@@ -93,10 +93,13 @@ def settings(host: str | None = None, port: int | None = None, store: str | None
     )
 
 
-def summary_model(name: str) -> Any:
-    """The LangChain chat model that folds summaries, or None for ``none``."""
+def summarizer_for(name: str) -> Any:
+    """The summarizer of ``--model`` (with a prompt that model can follow: the local
+    135M model gets a plain one), or None for ``none``."""
     if name.lower() == NO_MODEL:
         return None
-    from ..llms import resolve_model
+    from ..llms import resolve_model, summary_prompt_for
+    from ..summarizer import Summarizer
 
-    return resolve_model(name, temperature=0.0, max_tokens=SUMMARY_MAX_TOKENS).model
+    model = resolve_model(name, temperature=0.0, max_tokens=SUMMARY_MAX_TOKENS).model
+    return Summarizer(model, summary_prompt_for(model))
