@@ -22,7 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .. import connect
-from ..model import InvalidInput, Message, MotorheadError, StoreUnavailable, Summary
+from ..model import InvalidInput, MotorheadError, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -68,29 +68,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    return {
-        "seq": message.seq,
-        "role": message.role,
-        "content": message.content,
-        "tokens": message.tokens,
-        "created_at": _iso(message.created_at),
-        "metadata": message.metadata,
-        "summarized": message.summarized,
-    }
-
-
-def summary_json(summary: Summary | None) -> dict[str, Any] | None:
-    if summary is None:
-        return None
-    return {
-        "through_seq": summary.through_seq,
-        "context": summary.context,
-        "tokens_used": summary.tokens_used,
-        "created_at": _iso(summary.created_at),
-    }
-
-
 def list_sessions(memory: Any, page: int, size: int, query: str) -> dict[str, Any]:
     """One page of sessions, newest write first, filtered by a case-insensitive substring.
     Only the page's sessions are counted, so a page costs the same at 10 or 100,000."""
@@ -131,8 +108,8 @@ def session_detail(memory: Any, session_id: str) -> dict[str, Any] | None:
         "session_id": session_id,
         "context": view.context,
         "tokens": view.tokens,
-        "summary": summary_json(view.summary),
-        "window": [message_json(m) for m in view.messages],
+        "summary": view.summary.to_dict() if view.summary else None,
+        "window": [m.to_dict() for m in view.messages],
         "window_size": getattr(memory, "window_size", None),
         "window_tokens": sum(m.tokens for m in view.messages),
         "messages": count,
@@ -153,7 +130,7 @@ def history_page(memory: Any, session_id: str, cursor: int | None, limit: int) -
     messages = memory.history(session_id, start, end - start) if end > start else []
     return {
         "session_id": session_id,
-        "messages": [message_json(m) for m in messages],
+        "messages": [m.to_dict() for m in messages],
         "total": total,
         "start": start,
         "end": end,
@@ -243,7 +220,7 @@ class SummariesHandler(BaseHandler):
     async def get(self, session_id: str) -> None:
         summaries = await self.call(lambda memory, sid: memory.summaries(sid), session_id)
         self.finish({"session_id": session_id,
-                     "summaries": [summary_json(s) for s in summaries]})
+                     "summaries": [s.to_dict() for s in summaries]})
 
 
 def setup_handlers(web_app: Any, url: str | None = None) -> None:
