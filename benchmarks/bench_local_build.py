@@ -81,7 +81,7 @@ def _build_native(version: str, target: Path) -> float:
 
 
 def main() -> None:
-    from motorhead_magic.llms import local_model_path
+    from motorhead_magic.chat.local import local_model_path
 
     model = local_model_path()
     if model is None:

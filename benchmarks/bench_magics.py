@@ -78,7 +78,7 @@ def bench_turn(folder: Path) -> tuple[float, float]:
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    from motorhead_magic.chain import build_messages
+    from motorhead_magic.chat.turn import build_messages
 
     os.environ["MOTORHEAD_URL"] = f"sqlite:///{folder / 'turns.db'}"
     config = Config()
@@ -131,9 +131,9 @@ def bench_tokens(folder: Path) -> list[tuple[int, int, int]]:
     warnings.filterwarnings("ignore", message=".*was deprecated")  # after langchain's own
 
     import motorhead_magic as mh
-    from motorhead_magic.chain import build_messages
-    from motorhead_magic.llms import content_text
-    from motorhead_magic.tokens import count_tokens
+    from motorhead_magic.chat.turn import build_messages
+    from motorhead_magic.memory.tokens import count_tokens
+    from motorhead_magic.records import content_text
 
     memory = mh.connect(f"sqlite:///{folder / 'tokens.db'}", window_size=12,
                         summarizer=CappedSummary())

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import motorhead_magic as mh
-from motorhead_magic.panel import Panel, widget_state_bytes
+from motorhead_magic.notebook.panel import Panel, widget_state_bytes
 
 SIZES = (10, 100, 1_000, 10_000, 100_000)
 OPEN_RUNS = 5

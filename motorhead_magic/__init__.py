@@ -1,51 +1,54 @@
 """Motörhead-style conversation memory for Jupyter.
 
 ``import motorhead_magic as mh; memory = mh.connect()`` gives the Python API;
-``%load_ext motorhead_magic`` the ``%%motorhead`` magics. Heavy modules
-(LangChain, pandas, widgets, llama.cpp) load only when first used.
+``%load_ext motorhead_magic`` the ``%%motorhead`` magics. This module is the public
+surface only: the records, the errors and ``connect`` are imported here; ``Panel``,
+``import_frame`` and the magics load on first use, so LangChain, pandas, widgets and
+llama.cpp stay out of a plain ``import``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ._version import __version__
+from .errors import InvalidInput, ModelUnavailable, MotorheadError, StoreUnavailable
 from .memory import Memory, connect
-from .model import (
-    InvalidInput,
-    MemoryView,
-    Message,
-    MotorheadError,
-    SessionInfo,
-    StoreUnavailable,
-    Summary,
-)
-
-__version__ = "0.1.0"
+from .records import MemoryView, Message, SessionInfo, Summary
 
 __all__ = [
     "InvalidInput",
     "Memory",
     "MemoryView",
     "Message",
+    "ModelUnavailable",
     "MotorheadError",
     "Panel",
     "SessionInfo",
     "StoreUnavailable",
     "Summary",
+    "__version__",
     "connect",
+    "import_frame",
     "load_ipython_extension",
 ]
 
+_LAZY = {
+    "Panel": ("motorhead_magic.notebook.panel", "Panel"),
+    "import_frame": ("motorhead_magic.transfer", "import_frame"),
+}
+
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import MotorheadMagics
+    from .notebook.magics import MotorheadMagics
 
     ipython.register_magics(MotorheadMagics)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Panel":
-        from .panel import Panel
+    if name in _LAZY:
+        from importlib import import_module
 
-        return Panel
+        module, attribute = _LAZY[name]
+        return getattr(import_module(module), attribute)
     raise AttributeError(f"module 'motorhead_magic' has no attribute {name!r}")

@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .model import MotorheadError
+from .errors import MotorheadError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> None:
-    from . import connect
+    from .memory import connect
     from .server import run
     from .server.config import settings, summarizer_for
 
@@ -77,7 +77,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def import_upstream(args: argparse.Namespace) -> None:
-    from .upstream import import_into
+    from .transfer import import_into
 
     report = import_into(args.source, args.to, prefix=args.prefix)
     print(report.describe())

@@ -9,8 +9,8 @@ import time
 import pytest
 
 import motorhead_magic as mh
-from motorhead_magic.summarizer import Summarizer, chunk_lines
-from motorhead_magic.tokens import count_tokens, tokenizer_name
+from motorhead_magic.memory.summarizer import Summarizer, chunk_lines
+from motorhead_magic.memory.tokens import count_tokens, tokenizer_name
 from tests.fakes import SummaryEcho
 from tests.test_conformance import folded_lines, turns
 

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 import motorhead_magic as mh
-from motorhead_magic import frames
+from motorhead_magic.memory import frames
+from motorhead_magic.transfer import import_frame
 from tests.fakes import SummaryEcho
 
 MESSAGE_COLUMNS = ["session_id", "seq", "role", "content", "tokens", "created_at", "summarized",
@@ -90,7 +91,7 @@ def test_import_roundtrip_keeps_role_content_metadata_and_order(memory) -> None:
     memory.add("orig", source)
     memory.wait()
     exported = memory.to_dataframe("orig")
-    assert frames.import_frame(memory, exported.sample(frac=1, random_state=3), "copy") == 6
+    assert import_frame(memory, exported.sample(frac=1, random_state=3), "copy") == 6
     memory.wait()
     copy = memory.to_dataframe("copy")
     keep = ["role", "content", "metadata"]
@@ -101,7 +102,7 @@ def test_import_roundtrip_keeps_role_content_metadata_and_order(memory) -> None:
 
 def test_import_without_seq_uses_row_order_and_plain_columns(memory) -> None:
     df = pd.DataFrame({"role": ["Human", "AI"], "content": ["first", "second"]})
-    assert frames.import_frame(memory, df, "plain") == 2
+    assert import_frame(memory, df, "plain") == 2
     assert [(m.role, m.content, m.metadata) for m in memory.history("plain")] == [
         ("Human", "first", {}), ("AI", "second", {})]
 
@@ -111,12 +112,12 @@ def test_import_accepts_json_metadata_strings_from_csv(memory, tmp_path) -> None
     path = tmp_path / "m.csv"
     df = memory.to_dataframe("orig")
     df.assign(metadata=df["metadata"].map(lambda m: __import__("json").dumps(m))).to_csv(path)
-    frames.import_frame(memory, pd.read_csv(path), "from_csv")
+    import_frame(memory, pd.read_csv(path), "from_csv")
     assert memory.history("from_csv")[0].metadata == {"k": [1, 2]}
 
 
 def test_import_of_an_empty_frame_adds_nothing(memory) -> None:
-    assert frames.import_frame(memory, memory.to_dataframe("nobody"), "empty") == 0
+    assert import_frame(memory, memory.to_dataframe("nobody"), "empty") == 0
     assert memory.sessions() == []
 
 
@@ -142,7 +143,7 @@ def test_import_of_an_empty_frame_adds_nothing(memory) -> None:
 )
 def test_import_rejects_bad_frames_and_writes_nothing(memory, df, message: str) -> None:
     with pytest.raises(mh.InvalidInput) as caught:
-        frames.import_frame(memory, df, "target")
+        import_frame(memory, df, "target")
     assert message in str(caught.value)
     assert memory.sessions() == []
 
@@ -150,14 +151,14 @@ def test_import_rejects_bad_frames_and_writes_nothing(memory, df, message: str) 
 def test_import_is_all_or_nothing_when_a_late_row_is_bad(memory) -> None:
     rows = turns(500) + [{"role": "AI", "content": 42}]
     with pytest.raises(mh.InvalidInput, match="row 500"):
-        frames.import_frame(memory, pd.DataFrame(rows), "target")
+        import_frame(memory, pd.DataFrame(rows), "target")
     assert memory.history("target") == []
 
 
 def test_import_refuses_an_existing_session(memory) -> None:
     memory.add("taken", turns(2))
     with pytest.raises(mh.InvalidInput, match="'taken' already has messages"):
-        frames.import_frame(memory, pd.DataFrame(turns(2)), "taken")
+        import_frame(memory, pd.DataFrame(turns(2)), "taken")
     assert len(memory.history("taken")) == 2
 
 

@@ -14,8 +14,8 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 import motorhead_magic as mh
-from motorhead_magic.panel import Panel, render_text, widget_state_bytes
-from motorhead_magic.panel_view import descendants
+from motorhead_magic.notebook.panel import Panel, render_text, widget_state_bytes
+from motorhead_magic.notebook.panel_view import descendants
 from tests.fakes import SummaryEcho
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import motorhead_magic as mh
-from motorhead_magic.remote import EndpointMissing, RemoteMemory
+from motorhead_magic.memory.remote import EndpointMissing, RemoteMemory
 from tests.conftest import free_port
 from tests.serve_fake import ServerProcess
 from tests.test_server import turn

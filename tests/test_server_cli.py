@@ -138,9 +138,9 @@ def test_bad_configuration_is_one_line_and_exit_2(tmp_path):
 
 
 def test_summarizer_for_picks_a_prompt_the_model_can_follow(monkeypatch):
-    from motorhead_magic.llms import LOCAL_SUMMARY_PROMPT
+    from motorhead_magic.chat.local import LOCAL_SUMMARY_PROMPT
+    from motorhead_magic.memory.summarizer import DEFAULT_SUMMARY_PROMPT
     from motorhead_magic.server.config import summarizer_for
-    from motorhead_magic.summarizer import DEFAULT_SUMMARY_PROMPT
     from tests.magics.conftest import require_local_model
 
     assert summarizer_for("none") is None

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 import motorhead_magic as mh
-from motorhead_magic.upstream import parse_entry, read_frame, read_sessions
+from motorhead_magic.transfer import parse_entry, read_frame, read_sessions
 from tests.serve_fake import REPO
 
 
@@ -110,7 +110,7 @@ def test_cli_import_into_sqlite_then_rerun_skips(upstream, tmp_path):
 
 
 def test_import_into_the_same_redis_under_our_prefix(upstream):
-    from motorhead_magic.upstream import import_into
+    from motorhead_magic.transfer import import_into
 
     report = import_into(upstream, upstream, prefix="migrated")
     assert report.sessions == 4

@@ -21,8 +21,8 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from .. import connect
-from ..model import InvalidInput, MotorheadError, StoreUnavailable
+from ..errors import InvalidInput, MotorheadError, StoreUnavailable
+from ..memory import connect
 
 T = TypeVar("T")
 

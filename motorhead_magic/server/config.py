@@ -12,16 +12,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..memory import default_url, default_window_size
-from ..model import InvalidInput
+from .. import settings as env
+from ..errors import InvalidInput
 
 NO_MODEL = "none"
-SUMMARY_MAX_TOKENS = 512  # upstream's cap per summary
 
 
 @dataclass(frozen=True)
@@ -35,52 +33,33 @@ class ServerSettings:
 
     def describe(self) -> str:
         """One line for the console; never shows the API key or a store password."""
-        from ..memory import redact
-
         auth = "API key required" if self.api_key else "no API key"
-        return (f"motorhead-magic serving {redact(self.store_url)} on http://{self.host}:"
+        return (f"motorhead-magic serving {env.redact(self.store_url)} on http://{self.host}:"
                 f"{self.port} (window {self.window_size}, summary model {self.model}, {auth})")
 
 
-def store_url_from_env() -> str:
-    """``REDIS_URL`` (upstream's name) selects Redis; else ``MOTORHEAD_URL``; else embedded."""
-    return os.environ.get("REDIS_URL") or default_url()
-
-
 def model_from_env() -> str:
-    if os.environ.get("MOTORHEAD_MODEL"):
-        return os.environ["MOTORHEAD_MODEL"]
-    if os.environ.get("OPENAI_API_KEY"):
-        from ..llms import DEFAULT_OPENAI_MODEL
+    """``MOTORHEAD_MODEL``; else gpt-4o-mini when ``OPENAI_API_KEY`` is set; else none."""
+    from ..chat.models import DEFAULT_OPENAI_MODEL
 
-        return DEFAULT_OPENAI_MODEL
-    return NO_MODEL
-
-
-def port_from_env() -> int:
-    raw = os.environ.get("PORT")
-    if not raw:
-        return 8080
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput(f"PORT must be an integer, got {raw!r}") from None
+    default = DEFAULT_OPENAI_MODEL if env.openai_key_set() else NO_MODEL
+    return env.model_from_env() or default
 
 
 def settings(host: str | None = None, port: int | None = None, store: str | None = None,
              window_size: int | None = None, model: str | None = None,
              api_key: str | None = None) -> ServerSettings:
     """Flags (None when not given) completed from the environment, then checked."""
-    store_url = store or store_url_from_env()
+    store_url = store or env.server_store_url()
     if urlsplit(store_url).scheme.lower() in ("http", "https"):
         raise InvalidInput(
             f"the server's store must be sqlite:///path.db or redis://..., not {store_url!r}"
             " (MOTORHEAD_URL points at a server? pass --store)"
         )
-    port = port_from_env() if port is None else port
+    port = env.server_port() if port is None else port
     if not 0 <= port <= 65535:
         raise InvalidInput(f"port must be between 0 and 65535, got {port}")
-    window = default_window_size() if window_size is None else window_size
+    window = env.default_window_size() if window_size is None else window_size
     if window < 1:
         raise InvalidInput(f"window size must be a positive integer, got {window}")
     return ServerSettings(
@@ -89,7 +68,7 @@ def settings(host: str | None = None, port: int | None = None, store: str | None
         store_url=store_url,
         window_size=window,
         model=(model or model_from_env()).strip() or NO_MODEL,
-        api_key=api_key or os.environ.get("MOTORHEAD_API_KEY") or None,
+        api_key=api_key or env.server_api_key(),
     )
 
 
@@ -98,8 +77,6 @@ def summarizer_for(name: str) -> Any:
     135M model gets a plain one), or None for ``none``."""
     if name.lower() == NO_MODEL:
         return None
-    from ..llms import resolve_model, summary_prompt_for
-    from ..summarizer import Summarizer
+    from ..chat.models import resolve_summarizer
 
-    model = resolve_model(name, temperature=0.0, max_tokens=SUMMARY_MAX_TOKENS).model
-    return Summarizer(model, summary_prompt_for(model))
+    return resolve_summarizer(name, temperature=0.0)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..model import InvalidInput, StoreUnavailable
+from ..errors import InvalidInput, StoreUnavailable
 
 log = logging.getLogger("motorhead_magic.server")
 

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import parsing
+from . import inputs as parsing
 from .routes import OK, memory_of
 
 MAX_HISTORY_PAGE = 1000

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ..memory import Memory
-from . import parsing
+from . import inputs as parsing
 
 OK = {"status": "Ok"}
 MAX_PAGE = 100

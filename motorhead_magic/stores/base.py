@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..model import MemoryView, Message, NewMessage, SessionInfo, Summary
+from ..records import MemoryView, Message, NewMessage, SessionInfo, Summary
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ class Store(Protocol):
 
     def view(self, session_id: str, limit: int) -> MemoryView:
         """The newest ``limit`` messages after the summary point, and the summary."""
+
+    async def aview(self, session_id: str, limit: int) -> MemoryView:
+        """``view`` for an event loop: inline on a local store, awaited over the network."""
 
     def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
         """Messages with ``seq >= start``, chronological, at most ``limit``."""

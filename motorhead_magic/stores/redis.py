@@ -21,16 +21,17 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from ..model import (
+from ..errors import StoreUnavailable
+from ..records import (
     MemoryView,
     Message,
     NewMessage,
     SessionInfo,
-    StoreUnavailable,
     Summary,
     now_micros,
     utc_from_micros,
 )
+from ..settings import redact
 from .base import FoldState, columns_from_messages
 
 # KEYS: meta, msgs, sums, ns-set, sessions, clock, [ns zset]
@@ -123,8 +124,6 @@ class RedisStore:
             raise StoreUnavailable(
                 "the Redis store needs redis-py: pip install 'motorhead-magic[redis]'"
             ) from None
-        from ..memory import redact
-
         self.url = redact(url)
         self.prefix = prefix
         self._raw_url, self._timeout = url, timeout

@@ -1,7 +1,7 @@
 """The memory panel rendered by a real JupyterLab in headless Chromium.
 
 A notebook in the lab's root chats with a fake model (LangChain's
-``FakeListChatModel`` through ``motorhead_magic.chain.run_turn``; summaries by
+``FakeListChatModel`` through ``motorhead_magic.chat.turn.run_turn``; summaries by
 ``tests.fakes.SummaryEcho``), opens the panel, and the test checks what the
 browser shows, then types into the panel's prompt box and clicks Send.
 
@@ -31,7 +31,7 @@ import sys
 sys.path.insert(0, {str(REPO)!r})  # for tests.fakes
 import motorhead_magic as mh
 from langchain_core.language_models import FakeListChatModel
-from motorhead_magic.chain import run_turn
+from motorhead_magic.chat.turn import run_turn
 from tests.fakes import SummaryEcho
 
 memory = mh.connect(window_size=4, summarizer=SummaryEcho())  # MOTORHEAD_URL: the lab's store

@@ -16,7 +16,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 from traitlets.config import Config
 
-from motorhead_magic.magics import MotorheadMagics
+from motorhead_magic.notebook.magics import MotorheadMagics
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -110,8 +110,8 @@ def require_local_model() -> None:
     """The offline model runs in CI; elsewhere it may be absent or unable to run on this
     CPU (skip, saying why). It is tried in a child process first, so a build that
     crashes fails these tests instead of killing pytest."""
-    from motorhead_magic.llms import local_available, local_model_path
-    from motorhead_magic.local_check import LocalModelBroken, ensure_runnable
+    from motorhead_magic.chat.local import local_available, local_model_path
+    from motorhead_magic.chat.local_check import LocalModelBroken, ensure_runnable
 
     reason = None
     if not local_available():

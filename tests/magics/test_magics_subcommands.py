@@ -8,8 +8,8 @@ from IPython.core.error import UsageError
 from langchain_core.messages import SystemMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
-from motorhead_magic.display import MemoryReport
-from motorhead_magic.parsing import SUBCOMMANDS
+from motorhead_magic.notebook.commands import SUBCOMMANDS
+from motorhead_magic.notebook.render import MemoryReport
 from tests.conftest import free_port
 from tests.fakes import SummaryEcho
 from tests.magics.conftest import RecordingChat, magics
@@ -144,7 +144,7 @@ def test_model_subcommand(ip, chat, capsys):
 
 
 def _local() -> bool:
-    from motorhead_magic.llms import local_available
+    from motorhead_magic.chat.local import local_available
 
     return local_available()
 
@@ -241,7 +241,6 @@ def test_wait(ip, chat, capsys):
 
 
 def test_panel_in_a_terminal_prints_text(ip, chat, capsys):
-    pytest.importorskip("motorhead_magic.panel", reason="panel.py not merged yet")
     turn(ip, "hi im bob")
     capsys.readouterr()
     assert line(ip, "panel") is None
@@ -250,9 +249,9 @@ def test_panel_in_a_terminal_prints_text(ip, chat, capsys):
 
 
 def test_panel_in_a_kernel_gets_the_stream(ip, chat, monkeypatch):
-    panel_module = pytest.importorskip("motorhead_magic.panel",
-                                       reason="panel.py not merged yet")
-    monkeypatch.setattr("motorhead_magic.magics.is_kernel", lambda shell: True)
+    from motorhead_magic.notebook import panel as panel_module
+
+    monkeypatch.setattr(magics(ip).state, "kernel", True)
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
     panel = line(ip, "panel")
     assert isinstance(panel, panel_module.Panel) and magics(ip).panels == [panel]
@@ -260,7 +259,7 @@ def test_panel_in_a_kernel_gets_the_stream(ip, chat, monkeypatch):
     original = panel.stream
     monkeypatch.setattr(panel, "stream", lambda sid, text: (seen.append((sid, text)),
                                                             original(sid, text)))
-    monkeypatch.setattr("motorhead_magic.magics.STREAM_INTERVAL", 0.0)
+    monkeypatch.setattr("motorhead_magic.notebook.render.STREAM_INTERVAL", 0.0)
     turn(ip, "hi im bob")
     assert seen[0] == ("default", "Hi") and seen[-1] == ("default", "Hi Bob, nice to meet you.")
     assert panel.model_label == "chat (RecordingChat)"
@@ -271,9 +270,10 @@ def test_panel_in_a_kernel_gets_the_stream(ip, chat, monkeypatch):
 
 
 def test_panel_opens_without_a_model_and_send_says_why(ip, monkeypatch):
-    panel_module = pytest.importorskip("motorhead_magic.panel")
-    monkeypatch.setattr("motorhead_magic.llms.local_available", lambda: False)
-    monkeypatch.setattr("motorhead_magic.magics.is_kernel", lambda shell: True)
+    from motorhead_magic.notebook import panel as panel_module
+
+    monkeypatch.setattr("motorhead_magic.chat.models.local_available", lambda: False)
+    monkeypatch.setattr(magics(ip).state, "kernel", True)
     panel = line(ip, "panel")
     assert isinstance(panel, panel_module.Panel)
     assert panel.model_label.startswith("none (no chat model configured")

@@ -5,7 +5,7 @@ work against upstream Motörhead too. History, summaries, session counts and
 ``wait`` use motorhead-magic's additive routes; against a server without them,
 history and summaries raise :class:`EndpointMissing` and ``wait`` does nothing.
 Input is validated here with the engine's own checks, so bad input raises the
-same :class:`~.model.InvalidInput` as a local store and nothing is sent.
+same :class:`~motorhead_magic.errors.InvalidInput` as a local store and nothing is sent.
 """
 
 from __future__ import annotations
@@ -18,28 +18,21 @@ from urllib.parse import quote
 
 import httpx
 
-from .engine import check_session_id, normalize_messages
-from .memory import MemoryBase, redact
-from .model import (
+from ..errors import (
+    EndpointMissing,
     InvalidInput,
-    MemoryView,
-    Message,
     MotorheadError,
-    SessionInfo,
     StoreUnavailable,
-    Summary,
+    error_from_status,
 )
+from ..records import MAX_BODY_BYTES, MAX_PAGE, MemoryView, Message, SessionInfo, Summary
+from ..settings import redact
+from .base import MemoryBase, check_add, check_history_range, check_session_id
 from .tokens import count_tokens, tokenizer_name
 
-MAX_BODY_BYTES = 2 * 1024 * 1024  # what Motörhead servers accept per POST
 HISTORY_PAGE = 500
 SESSIONS_PAGE = 10_000
-MAX_PAGE = 100  # upstream refuses page > 100
 EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
-
-
-class EndpointMissing(MotorheadError):
-    """The server lacks an additive route (an upstream Motörhead server)."""
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -50,23 +43,6 @@ def _error_text(response: httpx.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return body["error"]
     return response.text.strip()[:500]
-
-
-def _message(data: dict[str, Any]) -> Message:
-    return Message(
-        session_id=data["session_id"], seq=data["seq"], role=data["role"],
-        content=data["content"], tokens=data["tokens"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-        metadata=data.get("metadata") or {}, summarized=bool(data.get("summarized")),
-    )
-
-
-def _summary(data: dict[str, Any]) -> Summary:
-    return Summary(
-        session_id=data["session_id"], through_seq=data["through_seq"],
-        context=data["context"], tokens_used=data["tokens_used"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-    )
 
 
 class RemoteMemory(MemoryBase):
@@ -130,21 +106,13 @@ class RemoteMemory(MemoryBase):
                 raise MotorheadError(f"{method} {path}: the server answered non-JSON") from exc
         text = _error_text(response)
         status = response.status_code
-        where = f"{method} {redact(self.url)}{path}"
         if additive and status in (404, 405):
             raise EndpointMissing(
                 f"the server at {redact(self.url)} lacks {method} {path.split('?')[0]} (an"
                 " upstream Motörhead server?): history, summaries and session counts need a"
                 " motorhead-magic server")
-        if status in (400, 413, 422):
-            raise InvalidInput(f"{where} refused ({status}): {text}")
-        if status == 401 or status == 403:
-            raise MotorheadError(f"{where}: {status} {text} (pass api_key=... to connect())")
-        if status in (502, 503):
-            raise StoreUnavailable(f"{where}: {status} {text}")
-        if status == 504:
-            raise TimeoutError(f"{where}: {text}")
-        raise MotorheadError(f"{where}: {status} {text}")
+        hint = " (pass api_key=... to connect())" if status in (401, 403) else ""
+        raise error_from_status(status, f"{method} {redact(self.url)}{path}: {status} {text}{hint}")
 
     def _session_path(self, session_id: str, route: str) -> str:
         return f"/sessions/{quote(session_id, safe='')}/{route}"
@@ -154,12 +122,8 @@ class RemoteMemory(MemoryBase):
     def add(self, session_id: str, messages: Sequence[Any], *, context: str | None = None,
             namespace: str | None = None) -> None:
         """One POST (one transaction on the server); validated here first."""
-        session_id = check_session_id(session_id)
-        items = normalize_messages(messages)
-        if context is not None and not isinstance(context, str):
-            raise InvalidInput(f"context must be a string or None, got {type(context).__name__}")
-        if namespace is not None and not isinstance(namespace, str):
-            raise InvalidInput(f"namespace must be a string, got {type(namespace).__name__}")
+        session_id, items, context, namespace = check_add(session_id, messages, context,
+                                                          namespace)
         if not items and context is None:
             return
         payload: dict[str, Any] = {"messages": [
@@ -188,9 +152,7 @@ class RemoteMemory(MemoryBase):
             else:
                 if isinstance(data.get("window_size"), int):
                     self.window_size = data["window_size"]
-                summary = _summary(data["summary"]) if data.get("summary") else None
-                return MemoryView(session_id, [_message(m) for m in data["messages"]],
-                                  data["context"], data["tokens"], summary)
+                return MemoryView.from_dict({"session_id": session_id, **data})
         # An upstream server: the window newest first, without seq or timestamps.
         data = self._request("GET", self._session_path(session_id, "memory"))
         messages = [Message(session_id, -1, m["role"], m["content"], count_tokens(m["content"]),
@@ -199,6 +161,7 @@ class RemoteMemory(MemoryBase):
 
     def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
         session_id = check_session_id(session_id)
+        start, limit = check_history_range(start, limit)
         path = self._session_path(session_id, "messages")
         result: list[Message] = []
         cursor: int | None = max(0, start)
@@ -206,14 +169,14 @@ class RemoteMemory(MemoryBase):
             page = HISTORY_PAGE if limit is None else min(HISTORY_PAGE, limit - len(result))
             data = self._request("GET", path, params={"cursor": cursor, "limit": page},
                                  additive=True)
-            result.extend(_message(m) for m in data["messages"])
+            result.extend(Message.from_dict(m) for m in data["messages"])
             cursor = data.get("next_cursor")
         return result
 
     def summaries(self, session_id: str) -> list[Summary]:
         data = self._request("GET", self._session_path(check_session_id(session_id),
                                                        "summaries"), additive=True)
-        return [_summary(s) for s in data["summaries"]]
+        return [Summary.from_dict(s) for s in data["summaries"]]
 
     def sessions(self, namespace: str | None = None) -> list[str]:
         """Every id, by ascending last write (paged as upstream allows)."""
@@ -233,9 +196,7 @@ class RemoteMemory(MemoryBase):
             return []
         params = {"id": [check_session_id(i) for i in ids]} if ids is not None else None
         data = self._request("GET", "/session-infos", params=params, additive=True)
-        return [SessionInfo(i["session_id"], i["messages"], i["summaries"],
-                            datetime.fromisoformat(i["last_write"]), i["window_tokens"])
-                for i in data["sessions"]]
+        return [SessionInfo.from_dict(i) for i in data["sessions"]]
 
     def delete(self, session_id: str) -> None:
         session_id = check_session_id(session_id)

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .memory import Memory
-from .model import MemoryView, Message, Summary
-
-MAX_SHOWN_CHARS = 2000
+from ..memory import Memory
+from ..records import MemoryView, Message, Summary, role_kind
+from .render import shorten
 
 _BUBBLE_STYLE = {
     "human": "margin-left:18%;background:#dbeafe;border-color:#93c5fd",
@@ -63,8 +62,7 @@ def snapshot(memory: Memory, session_id: str | None) -> SessionSnapshot:
     if info is not None:
         count, summaries = info.messages, info.summaries
     else:  # not written yet (or just deleted)
-        count = view.messages[-1].seq + 1 if view.messages else 0
-        summaries = 1 if view.summary else 0
+        count, summaries = view.message_count, 1 if view.summary else 0
     return SessionSnapshot(session_id, view, count, summaries, ids)
 
 
@@ -74,23 +72,8 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word[:-1] + 'ies' if word.endswith('y') else word + 's'}"
 
 
-def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… [{len(text) - limit:,} more characters]"
-
-
 def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
-
-
-def _role_kind(role: str) -> str:
-    lowered = role.lower()
-    if lowered in ("human", "user"):
-        return "human"
-    if lowered in ("ai", "assistant"):
-        return "ai"
-    return "other"
 
 
 def message_state(message: Message, in_window: bool) -> str:
@@ -100,7 +83,8 @@ def message_state(message: Message, in_window: bool) -> str:
 
 
 def bubble_html(message: Message, state: str) -> str:
-    kind = _role_kind(message.role)
+    kind = role_kind(message.role)
+    kind = kind if kind in ("human", "ai") else "other"
     dim = "" if state == "window" else "opacity:0.65;"
     meta = (f"#{message.seq} · {html.escape(message.role)} · {message.tokens} tokens · "
             f"{when(message.created_at)}" + ("" if state == "window" else f" · {state}"))

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .model import InvalidInput, SessionInfo, Summary
-
-if TYPE_CHECKING:
-    from .memory import Memory
+from ..errors import InvalidInput
+from ..records import SessionInfo, Summary
 
 MESSAGE_DTYPES = {
     "session_id": "string",
@@ -125,20 +123,3 @@ def frame_messages(df: pd.DataFrame) -> list[dict[str, Any]]:
         messages.append({"role": role, "content": content,
                          "metadata": _metadata_value(index, meta)})
     return messages
-
-
-def import_frame(memory: Memory, df: pd.DataFrame, session_id: str) -> int:
-    """Add the messages of ``df`` (a messages DataFrame, e.g. from ``to_dataframe``) to
-    the new session ``session_id``, in one ``memory.add`` call, so either every row is
-    stored or none. Returns how many messages were added.
-
-    Kept: role, content, metadata and order. New: seq, tokens and created_at (a store
-    assigns them) and the summary (a summarizer folds the session again).
-    """
-    messages = frame_messages(df)
-    if memory.history(session_id, 0, 1):
-        raise InvalidInput(f"session {session_id!r} already has messages; import into a new"
-                           " session id (or delete it first)")
-    if messages:
-        memory.add(session_id, messages)
-    return len(messages)

@@ -6,10 +6,11 @@ braces in messages (JSON, code) or in a user's prompt can never break it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .model import InvalidInput, Message, MotorheadError
+from ..errors import InvalidInput, SummaryFailed
+from ..records import Message, content_text
 from .tokens import count_tokens
 
 DEFAULT_SUMMARY_PROMPT = """\
@@ -38,12 +39,13 @@ New lines of conversation:
 New summary:
 """
 
-# Upstream Motörhead's budget per call: lines up to ~3,350 tokens, 512 tokens out.
+# Upstream Motörhead's budget per call: lines up to ~3,350 tokens (512 tokens out, a
+# cap the chat layer puts on the model itself).
 CHUNK_TOKENS = 3350
 
-
-class SummaryFailed(MotorheadError):
-    """The summary model failed or answered nothing; the fold is retried on a later write."""
+# A zero-argument function returning the Summarizer to use, called at each fold, so
+# the model can follow a notebook's current choice without reconnecting.
+SummarizerFactory = Callable[[], "Summarizer"]
 
 
 def check_prompt(prompt: str) -> str:
@@ -80,42 +82,49 @@ def chunk_lines(lines: Sequence[str], budget: int) -> list[list[str]]:
     return chunks
 
 
-def _reply_text(reply: Any) -> str:
-    content = getattr(reply, "content", reply)
-    if isinstance(content, list):  # content blocks
-        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return str(content).strip()
+def render(prompt: str, summary: str | None, lines: Sequence[str]) -> str:
+    return prompt.replace("{summary}", summary or "").replace("{new_lines}", "\n".join(lines))
 
 
 class Summarizer:
     """Folds lines into a running summary with a LangChain chat model (called synchronously,
-    from the engine's worker thread, so it never touches a kernel's event loop)."""
+    from the engine's worker thread, so it never touches a kernel's event loop).
+
+    :meth:`resolved_at_fold` makes one that asks a factory for the real one at each
+    fold (model, prompt and budget together)."""
 
     def __init__(self, model: Any, prompt: str = DEFAULT_SUMMARY_PROMPT,
                  chunk_tokens: int = CHUNK_TOKENS) -> None:
         self.model = model
         self.prompt = check_prompt(prompt)
         self.chunk_tokens = chunk_tokens
+        self.factory: SummarizerFactory | None = None
+
+    @classmethod
+    def resolved_at_fold(cls, factory: SummarizerFactory) -> Summarizer:
+        summarizer = cls(None)
+        summarizer.factory = factory
+        return summarizer
 
     def render(self, summary: str | None, lines: Sequence[str]) -> str:
-        return self.prompt.replace("{summary}", summary or "").replace(
-            "{new_lines}", "\n".join(lines)
-        )
+        return render(self.prompt, summary, lines)
 
     def fold(self, summary: str | None, messages: Sequence[Message]) -> tuple[str, int]:
         """The new summary and the LLM tokens spent making it."""
+        if self.factory is not None:
+            return self.factory().fold(summary, messages)
         spent = 0
         for chunk in chunk_lines(format_lines(messages), self.chunk_tokens):
-            prompt = self.render(summary, chunk)
+            text_in = self.render(summary, chunk)
             try:
-                reply = self.model.invoke(prompt)
+                reply = self.model.invoke(text_in)
             except Exception as exc:
                 raise SummaryFailed(f"summary model failed: {exc}") from exc
-            text = _reply_text(reply)
+            text = content_text(reply).strip()
             if not text:
                 raise SummaryFailed("summary model returned an empty summary")
             usage = getattr(reply, "usage_metadata", None) or {}
-            spent += usage.get("total_tokens") or count_tokens(prompt) + count_tokens(text)
+            spent += usage.get("total_tokens") or count_tokens(text_in) + count_tokens(text)
             summary = text
         return summary or "", spent
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .memory import Memory
+from ..memory import Memory
 from .panel_view import (
     SessionSnapshot,
     descendants,

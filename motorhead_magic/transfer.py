@@ -1,4 +1,6 @@
-"""Read an upstream Motörhead deployment's Redis: analyse it, or migrate it into a store.
+"""Bring conversations in: an upstream Motörhead deployment's Redis (analyse it, or
+migrate it into a store), and a messages DataFrame. Both write through the Memory
+protocol only, so they work into any backend.
 
 Upstream's layout (MOTORHEAD-API.md): ``session:{id}`` is a list of
 ``"{role}: {content}"`` strings, newest at index 0; ``context:{id}`` the
@@ -17,15 +19,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from .model import InvalidInput, StoreUnavailable
-from .tokens import count_tokens
+from .errors import InvalidInput, StoreUnavailable
+from .memory import Memory, connect
+from .memory.tokens import count_tokens
+from .settings import default_url, is_redis_url, redact
+from .stores.base import EXPORT_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from .memory import Memory
 
 UNKNOWN_ROLE = "Unknown"
 OUR_PREFIX = "mhm"  # our RedisStore's default key prefix: never read as upstream data
@@ -66,7 +68,7 @@ def _int(value: bytes | str | None) -> int:
 
 
 def _client(redis_url: str) -> Any:
-    if urlsplit(redis_url).scheme.lower() not in ("redis", "rediss", "unix"):
+    if not is_redis_url(redis_url):
         raise InvalidInput(f"the upstream source must be a redis:// URL, got {redis_url!r}")
     import redis
 
@@ -74,8 +76,6 @@ def _client(redis_url: str) -> Any:
     try:
         client.ping()
     except redis.RedisError as exc:
-        from .memory import redact
-
         raise StoreUnavailable(f"cannot reach upstream Redis {redact(redis_url)}: {exc}") from exc
     return client
 
@@ -144,11 +144,9 @@ def read_sessions(redis_url: str, *, skip_prefixes: Iterable[str] = (f"{OUR_PREF
 def read_frame(redis_url: str) -> pd.DataFrame:
     """Upstream's messages as a DataFrame with the messages schema (DESIGN.md section 6);
     ``metadata`` holds the session's upstream ``context``, ``tokens`` and ``layout``."""
-    from .frames import messages_frame
+    from .memory.frames import messages_frame
 
-    columns: dict[str, list[Any]] = {name: [] for name in (
-        "session_id", "seq", "role", "content", "tokens", "created_at", "summarized",
-        "metadata")}
+    columns: dict[str, list[Any]] = {name: [] for name in EXPORT_COLUMNS}
     for item in read_sessions(redis_url):
         meta = {"upstream_context": item.context, "upstream_tokens": item.tokens,
                 "layout": item.layout}
@@ -198,33 +196,24 @@ WRITE_BATCH = 1000  # messages per POST to a remote server (its body limit is 2 
 
 
 def _write(memory: Memory, item: UpstreamSession) -> None:
-    """One session, chronologically; into a local store, the context then lands as a
-    summary at seq -1 carrying upstream's token count."""
+    """One session, chronologically, then upstream's context as the current summary with
+    the tokens upstream spent on it (where the backend can record them)."""
     messages = [{"role": r, "content": c} for r, c in item.messages]
-    store = getattr(memory, "store", None)
-    context_as_summary = store is not None and bool(messages) and item.context is not None
-    pending_context = None if context_as_summary else item.context
     for namespace, part in _by_namespace(messages, sorted(item.namespaces)):
-        for start in range(0, max(len(part), 1), WRITE_BATCH):
-            memory.add(item.session_id, part[start:start + WRITE_BATCH],
-                       context=pending_context, namespace=namespace)
-            pending_context = None
-    if context_as_summary:
-        state = store.fold_state(item.session_id)
-        store.add_summary(item.session_id, state.epoch, state.summary_count, -1,
-                          item.context, item.tokens)
+        for start in range(0, len(part), WRITE_BATCH):
+            memory.add(item.session_id, part[start:start + WRITE_BATCH], namespace=namespace)
+    if item.context is not None:
+        memory.import_context(item.session_id, item.context, item.tokens)
 
 
 def import_into(source: str, target: str | None = None, *,
                 prefix: str | None = None) -> ImportReport:
     """Copy every upstream session of ``source`` into ``target`` (a store or server URL,
     default the embedded store); sessions already in the target are skipped."""
-    from .memory import connect, default_url, redact
-
     target = target or default_url()
     options: dict[str, Any] = {}
     if prefix is not None:
-        if urlsplit(target).scheme.lower() not in ("redis", "rediss", "unix"):
+        if not is_redis_url(target):
             raise InvalidInput("--prefix applies to a Redis target only")
         options["prefix"] = prefix
     skip = {f"{OUR_PREFIX}:", f"{prefix or OUR_PREFIX}:"}
@@ -245,3 +234,22 @@ def import_into(source: str, target: str | None = None, *,
     finally:
         memory.close()
     return report
+
+
+def import_frame(memory: Memory, df: pd.DataFrame, session_id: str) -> int:
+    """Add the messages of ``df`` (a messages DataFrame, e.g. from ``to_dataframe``) to
+    the new session ``session_id``, in one ``memory.add`` call, so either every row is
+    stored or none. Returns how many messages were added.
+
+    Kept: role, content, metadata and order. New: seq, tokens and created_at (a store
+    assigns them) and the summary (a summarizer folds the session again).
+    """
+    from .memory.frames import frame_messages
+
+    messages = frame_messages(df)
+    if memory.history(session_id, 0, 1):
+        raise InvalidInput(f"session {session_id!r} already has messages; import into a new"
+                           " session id (or delete it first)")
+    if messages:
+        memory.add(session_id, messages)
+    return len(messages)

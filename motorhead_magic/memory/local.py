@@ -10,73 +10,29 @@ A failed fold changes nothing; the next write schedules it again.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .memory import MemoryBase
-from .model import InvalidInput, MemoryView, Message, NewMessage, SessionInfo, Summary
-from .stores.base import FoldState, Store
+from ..errors import StoreUnavailable, WaitTimedOut
+from ..records import MemoryView, Message, SessionInfo, Summary
+from ..stores.base import FoldState, Store
+from .base import (
+    MemoryBase,
+    check_add,
+    check_history_range,
+    check_session_id,
+    check_window_size,
+)
 from .summarizer import Summarizer, as_summarizer
-from .tokens import count_tokens, tokenizer_name
+from .tokens import tokenizer_name
 
 log = logging.getLogger("motorhead_magic")
 
-LANGCHAIN_ROLES = {"human": "Human", "ai": "AI", "system": "System", "tool": "Tool",
-                   "function": "Function"}
 
-
-def check_session_id(session_id: Any) -> str:
-    if not isinstance(session_id, str) or not session_id:
-        raise InvalidInput(f"session id must be a non-empty string, got {session_id!r}")
-    return session_id
-
-
-def _role_and_content(index: int, message: Any) -> tuple[Any, Any, Any]:
-    if isinstance(message, dict):
-        for key in ("role", "content"):
-            if key not in message:
-                raise InvalidInput(f"message {index}: missing {key!r}")
-        return message["role"], message["content"], message.get("metadata") or {}
-    kind = getattr(message, "type", None)
-    if isinstance(kind, str) and hasattr(message, "content"):  # a LangChain message
-        role = getattr(message, "role", None) if kind == "chat" else LANGCHAIN_ROLES.get(kind)
-        return role or kind, message.content, {}
-    raise InvalidInput(
-        f"message {index}: expected a dict with 'role' and 'content' or a LangChain message,"
-        f" got {type(message).__name__}"
-    )
-
-
-def normalize_messages(messages: Any) -> list[NewMessage]:
-    """Validate every message before anything is written, so a bad batch writes nothing."""
-    if isinstance(messages, (str, bytes, dict)) or not isinstance(messages, Sequence):
-        raise InvalidInput(
-            f"messages must be a list of {{'role', 'content'}} dicts, got {type(messages).__name__}"
-        )
-    result = []
-    for index, message in enumerate(messages):
-        role, content, metadata = _role_and_content(index, message)
-        if not isinstance(role, str) or not role:
-            raise InvalidInput(f"message {index}: 'role' must be a non-empty string")
-        if not isinstance(content, str):
-            raise InvalidInput(
-                f"message {index}: 'content' must be a string, got {type(content).__name__}"
-            )
-        if not isinstance(metadata, dict):
-            raise InvalidInput(f"message {index}: 'metadata' must be a dict")
-        try:
-            json.dumps(metadata)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"message {index}: metadata is not JSON: {exc}") from exc
-        result.append(NewMessage(role, content, count_tokens(content), metadata))
-    return result
-
-
-class StoreMemory(MemoryBase):
+class LocalMemory(MemoryBase):
     """The Memory protocol over a local :class:`Store` (SQLite or Redis)."""
 
     def __init__(
@@ -89,11 +45,9 @@ class StoreMemory(MemoryBase):
         workers: int = 2,
     ) -> None:
         super().__init__()
-        if not isinstance(window_size, int) or window_size < 1:
-            raise InvalidInput(f"window_size must be a positive integer, got {window_size!r}")
+        self.window_size = check_window_size(window_size)
         self.store = store
         self.fast_reads = store.fast_reads
-        self.window_size = window_size
         self.summarizer: Summarizer | None = as_summarizer(summarizer)
         self.lease_seconds = lease_seconds
         self.tokenizer = tokenizer_name()
@@ -122,26 +76,37 @@ class StoreMemory(MemoryBase):
         namespace: str | None = None,
     ) -> None:
         """Append messages (and optionally replace the current summary text first)."""
-        session_id = check_session_id(session_id)
-        items = normalize_messages(messages)
-        if context is not None and not isinstance(context, str):
-            raise InvalidInput(f"context must be a string or None, got {type(context).__name__}")
+        session_id, items, context, namespace = check_add(session_id, messages, context,
+                                                          namespace)
         if not items and context is None:
             return
         self.store.append(session_id, items, context, namespace)
         self._notify("write", session_id)
         self._schedule(session_id)
 
+    def import_context(self, session_id: str, context: str, tokens_used: int = 0) -> None:
+        """Make ``context`` the current summary at the current summary point, carrying
+        the LLM tokens another system spent making it (an upstream import)."""
+        session_id, _, context, _ = check_add(session_id, [], context, None)
+        for _ in range(3):  # a fold may land in between: then read the new point
+            state = self.store.fold_state(session_id)
+            if state is None:
+                self.add(session_id, [], context=context)
+                return
+            if self.store.add_summary(session_id, state.epoch, state.summary_count,
+                                      state.through_seq, context or "", tokens_used):
+                self._notify("write", session_id)
+                return
+        raise StoreUnavailable(f"session {session_id!r} kept changing; context not imported")
+
     def get(self, session_id: str) -> MemoryView:
         return self.store.view(check_session_id(session_id), self.window_size)
 
     async def aget(self, session_id: str) -> MemoryView:
-        aview = getattr(self.store, "aview", None)
-        if aview is None:
-            return await super().aget(session_id)
-        return await aview(check_session_id(session_id), self.window_size)
+        return await self.store.aview(check_session_id(session_id), self.window_size)
 
     def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
+        start, limit = check_history_range(start, limit)
         return self.store.history(check_session_id(session_id), start, limit)
 
     def summaries(self, session_id: str) -> list[Summary]:
@@ -167,7 +132,7 @@ class StoreMemory(MemoryBase):
 
         with self._idle:
             if not self._idle.wait_for(idle, timeout):
-                raise TimeoutError(f"background summarization still running after {timeout}s")
+                raise WaitTimedOut(f"background summarization still running after {timeout}s")
 
     def _export_columns(self, session_id: str | None) -> dict[str, list[Any]]:
         return self.store.export_columns(session_id)

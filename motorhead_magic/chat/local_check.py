@@ -23,7 +23,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from .model import ModelUnavailable
+from ..errors import LocalModelBroken
+from ..settings import data_dir
 
 PORTABLE_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"
 REBUILD_COMMAND = (f'CMAKE_ARGS="{PORTABLE_CMAKE_ARGS}" pip install --force-reinstall '
@@ -39,10 +40,6 @@ out = llama.create_chat_completion(messages=[{"role": "user", "content": "hi"}],
 assert "choices" in out
 print("ok")
 """
-
-
-class LocalModelBroken(ModelUnavailable):
-    """The offline model cannot run in this environment (crash, bad build, bad file)."""
 
 
 def probe_command(model_path: str) -> list[str]:
@@ -85,9 +82,7 @@ def check_key(model_path: str) -> str:
 
 
 def _verdicts_file() -> Path:
-    from .memory import default_store_path
-
-    return default_store_path().parent / "local-model-checks.json"
+    return data_dir() / "local-model-checks.json"
 
 
 def _read_verdicts(path: Path) -> dict[str, str]:

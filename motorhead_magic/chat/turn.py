@@ -14,9 +14,9 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from .llms import content_text
-from .memory import Memory
-from .model import InvalidInput, MemoryView, Message, MotorheadError
+from ..errors import EmptyReply, InvalidInput
+from ..memory import Memory
+from ..records import AI, HUMAN, MemoryView, Message, content_text, role_kind
 
 SYSTEM_PROMPT = "You are a chatbot having a conversation with a human."
 SUMMARY_HEADING = "Summary of the conversation so far:"
@@ -27,10 +27,6 @@ TURN_MARKER = "\nHuman:"
 _PLACEHOLDER = re.compile(r"\{(chat_history|human_input|context)\}")
 
 
-class EmptyReply(MotorheadError):
-    """The model answered nothing; nothing was stored."""
-
-
 def current_context(view: MemoryView) -> str | None:
     """The running summary, or None (Motörhead's summarizer answers ``NONE`` when the
     lines were meaningless)."""
@@ -38,15 +34,14 @@ def current_context(view: MemoryView) -> str | None:
     return None if not context or context == "NONE" else context
 
 
+_AS_LANGCHAIN = {"human": HumanMessage, "ai": AIMessage, "system": SystemMessage}
+
+
 def _as_message(message: Message) -> BaseMessage:
-    role = message.role.lower()
-    if role in ("human", "user"):
-        return HumanMessage(message.content)
-    if role in ("ai", "assistant"):
-        return AIMessage(message.content)
-    if role == "system":
-        return SystemMessage(message.content)
-    return HumanMessage(f"{message.role}: {message.content}")  # keep who said it
+    kind = _AS_LANGCHAIN.get(role_kind(message.role))
+    if kind is None:
+        return HumanMessage(f"{message.role}: {message.content}")  # keep who said it
+    return kind(message.content)
 
 
 def history_messages(view: MemoryView) -> list[BaseMessage]:
@@ -154,7 +149,7 @@ def run_turn(
     if stream:
         reply = ""
         for chunk in model.stream(messages):
-            piece = content_text(getattr(chunk, "content", chunk))
+            piece = content_text(chunk)
             if not piece:
                 continue
             reply += piece
@@ -165,14 +160,14 @@ def run_turn(
                 on_token(_without_partial_marker(reply, next_turn))
     else:
         answer = model.invoke(messages)
-        reply = content_text(getattr(answer, "content", answer))
+        reply = content_text(answer)
     if next_turn:
         reply = reply.split(next_turn, 1)[0]
     reply = reply.strip()
     if not reply:
         raise EmptyReply("the model returned an empty reply; nothing was stored")
     memory.add(session_id, [
-        {"role": "Human", "content": human_input},
-        {"role": "AI", "content": reply, "metadata": dict(metadata or {})},
+        {"role": HUMAN, "content": human_input},
+        {"role": AI, "content": reply, "metadata": dict(metadata or {})},
     ])
     return reply

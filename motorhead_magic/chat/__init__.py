@@ -1,0 +1,1 @@
+"""The chat layer: which model, one turn, experiments over a Memory."""

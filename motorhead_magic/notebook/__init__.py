@@ -1,0 +1,1 @@
+"""The notebook face: the %%motorhead magics, their commands, the panel, the renderings."""

@@ -1,0 +1,75 @@
+"""Looking at the memory: the window and summary, the live panel, DataFrames."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from ...memory import check_session_id
+from ..state import NotebookState, one_line
+from .registry import SESSION, arg, command, output
+
+
+def session_of(state: NotebookState, args: argparse.Namespace) -> str:
+    """``--session`` if given, else the bound session."""
+    return check_session_id(getattr(args, "session", None) or state.session)
+
+
+@command("memory", "Show the running summary and the window of a session.", SESSION)
+def memory(state: NotebookState, args: argparse.Namespace) -> Any:
+    from ..render import MemoryReport
+
+    session_id = session_of(state, args)
+    return MemoryReport(state.memory.get(session_id), window_size=state.memory.window_size,
+                        message_count=state.message_count(session_id))
+
+
+@command("panel", "Open the live panel of a session (text in a terminal).", SESSION)
+def panel(state: NotebookState, args: argparse.Namespace) -> Any:
+    session_id = session_of(state, args)
+    if not state.kernel:
+        from ..panel import render_text
+
+        print(render_text(state.memory, session_id))
+        return None
+    from ..panel import Panel
+
+    def send(target: str, text: str) -> str:
+        from ...chat.turn import run_turn
+
+        resolved = state.chat_model()
+        return run_turn(state.memory, target, text, resolved.model, prompt=state.prompt(),
+                        stream=state.settings.stream,
+                        on_token=lambda partial: widget.stream(target, partial),
+                        metadata={"model": resolved.label})
+
+    try:
+        label = state.chat_model().label
+    except UsageError as exc:  # no model yet: the panel still shows the memory; Send says why
+        label = f"none ({one_line(exc)})"
+    widget = Panel(state.memory, session_id, model_label=label, send=send)
+    state.panels.append(widget)
+    return widget
+
+
+@command("export", "The messages (or summaries) as a pandas DataFrame.", SESSION,
+         arg("--all", action="store_true", help="every session, not just one"),
+         arg("--summaries", action="store_true", help="the summaries instead of the messages"),
+         output("DataFrame"))
+def export(state: NotebookState, args: argparse.Namespace) -> Any:
+    session_id = None if args.all else session_of(state, args)
+    frame = (state.memory.summaries_dataframe(session_id) if args.summaries
+             else state.memory.to_dataframe(session_id))
+    if args.output:
+        state.user_ns[args.output] = frame
+    return frame
+
+
+@command("sessions", "Every session as a pandas DataFrame.", output("DataFrame"))
+def sessions(state: NotebookState, args: argparse.Namespace) -> Any:
+    frame = state.memory.sessions_dataframe()
+    if args.output:
+        state.user_ns[args.output] = frame
+    return frame

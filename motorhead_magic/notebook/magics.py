@@ -1,0 +1,119 @@
+"""``%load_ext motorhead_magic``: the ``%%motorhead`` cell magic and ``%motorhead`` line
+subcommands (DESIGN.md section 5).
+
+Only the ``%config`` settings (traitlets) and the two entry points live here: the
+notebook's state is a :class:`~.state.NotebookState`, each subcommand a registered
+function in :mod:`.commands`, the chat turn :func:`~motorhead_magic.chat.turn.run_turn`.
+Heavy modules (LangChain, pandas, widgets, llama.cpp) load on first use, so loading
+the extension stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from traitlets import Bool, Int, Unicode, observe
+
+from ..memory import Memory
+from .args import HelpShown, cell_parser
+from .render import is_kernel
+from .state import NotebookState, one_line
+
+
+@magics_class
+class MotorheadMagics(Magics):
+    """Chat in cells with conversation memory. Settings via ``%config MotorheadMagics``."""
+
+    model = Unicode(None, allow_none=True, help='Chat model: "local", an OpenAI model name, '
+                    "or a variable holding a LangChain chat model (env MOTORHEAD_MODEL)."
+                    ).tag(config=True)
+    summary_model = Unicode(None, allow_none=True, help='Model for background summaries; '
+                            'unset: the chat model; "none": no summarization.').tag(config=True)
+    window_size = Int(None, allow_none=True, min=1, help="Messages in the window "
+                      "(env MOTORHEAD_MAX_WINDOW_SIZE, default 12).").tag(config=True)
+    session = Unicode(None, allow_none=True, help="The bound session (default: the notebook's "
+                      'file name, else "default").').tag(config=True)
+    url = Unicode(None, allow_none=True, help="Memory backend URL (default: env MOTORHEAD_URL, "
+                  "else the embedded SQLite store).").tag(config=True)
+    stream = Bool(True, help="Stream replies as they arrive.").tag(config=True)
+    prompt = Unicode(None, allow_none=True, help="Prompt template text, or the name of a "
+                     "variable holding one (default: the seed chatbot).").tag(config=True)
+    max_tokens = Int(None, allow_none=True, min=1, help="Cap on reply tokens (default: "
+                     "128 for the local model, none for OpenAI).").tag(config=True)
+    traceback = Bool(False, help="Show full tracebacks of failed turns.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.state = NotebookState(self, shell.user_ns if shell is not None else {},
+                                   kernel=is_kernel(shell))
+
+    @observe("url", "window_size", "summary_model")
+    def _backend_changed(self, change: dict[str, Any]) -> None:
+        self.state.close()
+
+    # The state, as tests and scripts reach it from the magic.
+    @property
+    def memory(self) -> Memory:
+        return self.state.memory
+
+    @property
+    def current_session(self) -> str:
+        return self.state.session
+
+    @property
+    def panels(self) -> list[Any]:
+        return self.state.panels
+
+    def close(self) -> None:
+        self.state.close()
+
+    # -- the entry points --------------------------------------------------------------------
+
+    @cell_magic("motorhead")
+    def motorhead_cell(self, line: str, cell: str) -> Any:
+        """One chat turn; see ``%motorhead help``."""
+        try:
+            args = cell_parser().parse(line)
+        except HelpShown:
+            return None
+        text = cell.strip("\r\n").rstrip()
+        if not text.strip():
+            raise UsageError("the %%motorhead cell is empty: write your message below the "
+                             "%%motorhead line")
+        state = self.state
+        session_id = args.session or state.session
+        resolved = state.chat_model(args.model, args.temperature)
+        prompt = state.prompt()
+        stream = self.stream if args.stream is None else args.stream
+        memory = state.memory
+        from ..chat.turn import run_turn
+        from .render import LiveReply, Reply
+
+        live = LiveReply(state.kernel, list(state.panels), session_id)
+        try:
+            reply = run_turn(memory, session_id, text, resolved.model, prompt=prompt,
+                             on_token=live.update if stream else None, stream=stream,
+                             metadata={"model": resolved.label})
+        except BaseException as exc:
+            live.close(failed=True)
+            if isinstance(exc, (KeyboardInterrupt, UsageError)) or self.traceback:
+                raise
+            if not isinstance(exc, Exception):
+                raise
+            raise UsageError(f"{type(exc).__name__}: {one_line(exc)} (nothing was stored; "
+                             "%config MotorheadMagics.traceback = True for details)") from None
+        live.close(failed=False)
+        result = Reply(reply, session_id=session_id, model=resolved.label)
+        if args.output:
+            self.shell.user_ns[args.output] = result
+        return result
+
+    @no_var_expand
+    @line_magic("motorhead")
+    def motorhead_line(self, line: str) -> Any:
+        """``%motorhead SUBCOMMAND``; see ``%motorhead help``."""
+        from .commands import run_line
+
+        return run_line(self.state, line)

@@ -1,0 +1,184 @@
+"""Plain data of the memory: what every layer passes around, and its one JSON shape.
+
+No dependencies here, so every other module (and the HTTP and widget faces)
+can import it cheaply. Each record has ``to_dict`` and ``from_dict``: the server,
+the Jupyter handlers and the remote client all speak these shapes, so the
+encoding and decoding sides cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+# The wire: what a Motörhead server accepts per POST, and upstream's page limit.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_PAGE = 100
+
+# The one role table. Roles are stored as given (free text); these are the spellings
+# that mean the human, the AI and the system, and LangChain's message types for them.
+HUMAN, AI, SYSTEM = "Human", "AI", "System"
+_ROLE_KINDS = {"human": "human", "user": "human", "ai": "ai", "assistant": "ai",
+               "system": "system"}
+LANGCHAIN_ROLES = {"human": HUMAN, "ai": AI, "system": SYSTEM, "tool": "Tool",
+                   "function": "Function"}
+
+
+def role_kind(role: str) -> str:
+    """``"human"``, ``"ai"``, ``"system"`` or ``"other"`` for a stored role."""
+    return _ROLE_KINDS.get(role.lower(), "other")
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, a list of content blocks (strings or
+    ``{"text": ...}`` dicts; other blocks, such as images, have no text), or a message."""
+    content = getattr(content, "content", content)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b if isinstance(b, str) else str(b.get("text", "")) if isinstance(b, dict)
+                       else "" for b in content)
+    return "" if content is None else str(content)
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A validated message on its way into a store (seq and time are assigned there)."""
+
+    role: str
+    content: str
+    tokens: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One stored message of a session's append-only log."""
+
+    session_id: str
+    seq: int
+    role: str
+    content: str
+    tokens: int
+    created_at: datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+    summarized: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "seq": self.seq,
+            "role": self.role,
+            "content": self.content,
+            "tokens": self.tokens,
+            "created_at": self.created_at.isoformat(),
+            "metadata": self.metadata,
+            "summarized": self.summarized,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        return cls(data["session_id"], data["seq"], data["role"], data["content"],
+                   data["tokens"], _time(data["created_at"]), data.get("metadata") or {},
+                   bool(data.get("summarized")))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One fold (or a client-supplied context): covers messages up to ``through_seq``."""
+
+    session_id: str
+    through_seq: int
+    context: str
+    tokens_used: int
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "through_seq": self.through_seq,
+            "context": self.context,
+            "tokens_used": self.tokens_used,
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Summary:
+        return cls(data["session_id"], data["through_seq"], data["context"],
+                   data["tokens_used"], _time(data["created_at"]))
+
+
+@dataclass(frozen=True)
+class MemoryView:
+    """What a prompt needs: the window (chronological), the running summary, token spend."""
+
+    session_id: str
+    messages: list[Message]
+    context: str | None
+    tokens: int
+    summary: Summary | None = None
+
+    @property
+    def message_count(self) -> int:
+        """Messages in the whole session: seqs are dense (0..n-1), so the newest message
+        (or the summary point, with an empty window) tells the count without a scan."""
+        if self.messages:
+            return self.messages[-1].seq + 1
+        if self.summary is not None:
+            return self.summary.through_seq + 1
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The window chronologically with every field, the context and its summary."""
+        return {
+            "session_id": self.session_id,
+            "messages": [m.to_dict() for m in self.messages],
+            "context": self.context,
+            "tokens": self.tokens,
+            "summary": self.summary.to_dict() if self.summary else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MemoryView:
+        summary = data.get("summary")
+        return cls(data["session_id"], [Message.from_dict(m) for m in data["messages"]],
+                   data.get("context"), data.get("tokens") or 0,
+                   Summary.from_dict(summary) if summary else None)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """Counts of one session, for listings (sidebar, panel picker, sessions DataFrame)."""
+
+    session_id: str
+    messages: int
+    summaries: int
+    last_write: datetime
+    window_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "messages": self.messages,
+            "summaries": self.summaries,
+            "last_write": self.last_write.isoformat(),
+            "window_tokens": self.window_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionInfo:
+        return cls(data["session_id"], data["messages"], data["summaries"],
+                   _time(data["last_write"]), data["window_tokens"])
+
+
+def utc_from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
+
+
+def now_micros() -> int:
+    return int(datetime.now(tz=timezone.utc).timestamp() * 1_000_000)
