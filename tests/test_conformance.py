@@ -238,7 +238,23 @@ BAD_BATCHES = [
     ([{"role": "", "content": "x"}], "role"),
     ([{"role": "Human", "content": "ok"}, "not a message"], "message 1"),
     ([{"role": "Human", "content": "x", "metadata": {"f": object()}}], "metadata"),
+    # Text that cannot be stored as UTF-8 would poison the session for later reads.
+    ([{"role": "Human", "content": "bad \udc00 text"}], "content.*lone surrogate"),
+    ([{"role": "Hu\ud800man", "content": "x"}], "role.*lone surrogate"),
+    ([{"role": "Human", "content": "x", "metadata": {"k": "\udc00"}}], "metadata.*surrogate"),
+    # Metadata must be strict JSON, with string keys and a bounded depth.
+    ([{"role": "Human", "content": "x", "metadata": {"n": float("nan")}}], "metadata.*nan"),
+    ([{"role": "Human", "content": "x", "metadata": {"n": float("inf")}}], "metadata.*inf"),
+    ([{"role": "Human", "content": "x", "metadata": {1: "int key"}}], "non-string key"),
+    ([{"role": "Human", "content": "x", "metadata": "not a dict"}], "metadata must be a dict"),
 ]
+
+
+def _deep(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth):
+        value = {"d": value}
+    return value
 
 
 @pytest.mark.parametrize(("batch", "named"), BAD_BATCHES, ids=range(len(BAD_BATCHES)))
@@ -249,11 +265,50 @@ def test_bad_input_names_the_problem_and_writes_nothing(memory_factory, batch, n
     assert memory.sessions() == [] and memory.history("s") == []
 
 
-@pytest.mark.parametrize("session_id", ["", None, 7])
+@pytest.mark.parametrize("session_id", ["", None, 7, "lone \udc00 surrogate"])
 def test_bad_session_ids_are_refused(memory_factory, session_id):
     memory = memory_factory()
     with pytest.raises(mh.InvalidInput, match="session id"):
         memory.add(session_id, turns(1))
+
+
+def test_deeply_nested_metadata_is_refused_not_a_crash(memory_factory):
+    memory = memory_factory()
+    with pytest.raises(mh.InvalidInput, match="nested deeper"):
+        memory.add("s", [{"role": "Human", "content": "x", "metadata": _deep(5_000)}])
+    memory.add("s", [{"role": "Human", "content": "x", "metadata": _deep(10)}])
+    assert memory.history("s")[0].metadata == _deep(10)
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    ({"namespace": 5}, "namespace must be a string"),
+    ({"namespace": "bad \udc00"}, "namespace.*surrogate"),
+    ({"context": 5}, "context must be a string"),
+    ({"context": "bad \udc00"}, "context.*surrogate"),
+])
+def test_bad_add_options_are_refused_the_same_on_every_backend(memory_factory, options, named):
+    memory = memory_factory()
+    with pytest.raises(mh.InvalidInput, match=named):
+        memory.add("s", turns(2), **options)
+    assert memory.sessions() == [] and memory.history("s") == []
+
+
+def test_an_empty_namespace_means_none(memory_factory):
+    memory = memory_factory()
+    memory.add("s", turns(1), namespace="")
+    assert memory.sessions() == ["s"] and memory.sessions(namespace="") == ["s"]
+
+
+@pytest.mark.parametrize(("start", "limit", "named"), [
+    (1.5, None, "start"), (-1, None, "start"), ("a", None, "start"), (True, None, "start"),
+    (0, -1, "limit"), (0, 2.0, "limit"), (0, "3", "limit"),
+])
+def test_history_range_is_checked_the_same_on_every_backend(memory_factory, start, limit,
+                                                            named):
+    memory = memory_factory()
+    memory.add("s", turns(3))
+    with pytest.raises(mh.InvalidInput, match=named):
+        memory.history("s", start, limit)
 
 
 def test_failing_summarizer_changes_nothing(memory_factory):

@@ -128,11 +128,17 @@ def check_add(session_id: Any, messages: Any, context: Any,
         if not isinstance(context, str):
             raise InvalidInput(f"context must be a string or None, got {type(context).__name__}")
         check_text("context", context)
-    if namespace is not None:
-        if not isinstance(namespace, str):
-            raise InvalidInput(f"namespace must be a string, got {type(namespace).__name__}")
-        check_text("namespace", namespace)
-    return session_id, items, context, namespace or None
+    return session_id, items, context, check_namespace(namespace)
+
+
+def check_namespace(namespace: Any) -> str | None:
+    """A namespace is a string; an empty one means none, as an absent query parameter
+    does upstream (for writes and for listings alike)."""
+    if namespace is None:
+        return None
+    if not isinstance(namespace, str):
+        raise InvalidInput(f"namespace must be a string, got {type(namespace).__name__}")
+    return check_text("namespace", namespace) or None
 
 
 def check_history_range(start: Any, limit: Any) -> tuple[int, int | None]:

@@ -23,6 +23,7 @@ from .base import (
     MemoryBase,
     check_add,
     check_history_range,
+    check_namespace,
     check_session_id,
     check_window_size,
 )
@@ -113,7 +114,7 @@ class LocalMemory(MemoryBase):
         return self.store.summaries(check_session_id(session_id))
 
     def sessions(self, namespace: str | None = None) -> list[str]:
-        return self.store.session_ids(namespace)
+        return self.store.session_ids(check_namespace(namespace))
 
     def session_infos(self, ids: Sequence[str] | None = None) -> list[SessionInfo]:
         return self.store.session_infos(self.window_size, ids)

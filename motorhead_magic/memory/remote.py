@@ -27,7 +27,13 @@ from ..errors import (
 )
 from ..records import MAX_BODY_BYTES, MAX_PAGE, MemoryView, Message, SessionInfo, Summary
 from ..settings import redact
-from .base import MemoryBase, check_add, check_history_range, check_session_id
+from .base import (
+    MemoryBase,
+    check_add,
+    check_history_range,
+    check_namespace,
+    check_session_id,
+)
 from .tokens import count_tokens, tokenizer_name
 
 HISTORY_PAGE = 500
@@ -180,6 +186,7 @@ class RemoteMemory(MemoryBase):
 
     def sessions(self, namespace: str | None = None) -> list[str]:
         """Every id, by ascending last write (paged as upstream allows)."""
+        namespace = check_namespace(namespace)
         ids: list[str] = []
         for page in range(1, MAX_PAGE + 1):
             params: dict[str, Any] = {"page": page, "size": SESSIONS_PAGE}
