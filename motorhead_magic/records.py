@@ -176,6 +176,37 @@ class SessionInfo:
                    _time(data["last_write"]), data["window_tokens"])
 
 
+@dataclass(frozen=True)
+class FoldProgress:
+    """Background summarization of one session, as it stands now (for status lines,
+    the panel, the sidebar and ``wait``)."""
+
+    session_id: str
+    state: str  # "summarizing" | "retrying" | "waiting" (another worker holds the lease)
+    chunk: int = 0  # LLM calls done in this step
+    chunks: int = 0  # LLM calls this step needs (0 before the step is planned)
+    backlog: int = 0  # messages still to fold, this step included
+    error: str | None = None  # why the last attempt failed
+    retry_at: datetime | None = None
+
+    def describe(self) -> str:
+        """One line, e.g. ``summarizing big-session, chunk 3/26 (1,180 messages to fold)``."""
+        text = f"summarizing {self.session_id}"
+        if self.state == "summarizing" and self.chunks:
+            text += f", chunk {self.chunk + 1}/{self.chunks}"
+        if self.backlog:
+            text += f" ({self.backlog:,} messages to fold)"
+        if self.state == "waiting":
+            text = f"{self.session_id}: another worker is summarizing it"
+        if self.state == "retrying":
+            seconds = ""
+            if self.retry_at is not None:
+                left = (self.retry_at - datetime.now(tz=timezone.utc)).total_seconds()
+                seconds = f" in {max(0, round(left))} s"
+            text = f"summary of {self.session_id} failed ({self.error}); retrying{seconds}"
+        return text
+
+
 def utc_from_micros(micros: int) -> datetime:
     return datetime.fromtimestamp(micros / 1_000_000, tz=timezone.utc)
 

@@ -74,13 +74,41 @@ def test_client_context_during_fold_wins_and_the_fold_is_redone_on_it(local_url)
 def test_folds_are_chunked_to_the_summary_model_budget(local_url):
     model = SummaryEcho()
     memory = mh.connect(local_url, window_size=4,
-                        summarizer=Summarizer(model, chunk_tokens=12))
+                        summarizer=Summarizer(model, chunk_tokens=12, max_chunks=100))
     memory.add("s", [{"role": "Human", "content": f"message number {i} " * 2} for i in range(9)])
     memory.wait("s")
     assert len(model.prompts) > 1
     [summary] = memory.summaries("s")
     assert folded_lines(summary.context) == [
         f"Human: message number {i} message number {i} ".strip() for i in range(7)]
+
+
+def test_a_backlog_folds_in_bounded_steps_each_landing(local_url):
+    """At most ``max_chunks`` LLM calls per step; every step lands as a summary, and the
+    steps together cover exactly what one fold would have."""
+    model = SummaryEcho()
+    memory = mh.connect(local_url, window_size=4,
+                        summarizer=Summarizer(model, chunk_tokens=12, max_chunks=2))
+    memory.add("s", [{"role": "Human", "content": f"message number {i} " * 2} for i in range(9)])
+    memory.wait("s")
+    summaries = memory.summaries("s")
+    assert len(model.prompts) == 7 and len(summaries) == 4  # 2 + 2 + 2 + 1 calls
+    assert [s.through_seq for s in summaries] == [1, 3, 5, 6]
+    assert folded_lines(summaries[-1].context) == [
+        f"Human: message number {i} message number {i} ".strip() for i in range(7)]
+
+
+def test_one_huge_message_costs_one_summary_call_and_stays_whole_in_the_log(local_url):
+    """Before: a 2 MB message cost ~200 summary calls (one per chunk of it)."""
+    model = SummaryEcho()
+    memory = mh.connect(local_url, window_size=2, summarizer=Summarizer(model))
+    huge = "lemmy " * 400_000  # ~2.4 MB, ~400k tokens
+    memory.add("s", [{"role": "Human", "content": huge}, {"role": "AI", "content": "ok"},
+                     {"role": "Human", "content": "next"}, {"role": "AI", "content": "ok"}])
+    memory.wait("s")
+    assert len(model.prompts) == 1  # the huge line, clipped, and the rest fit one call
+    assert "more characters not summarized" in model.prompts[0]
+    assert memory.history("s")[0].content == huge
 
 
 def test_chunking_never_drops_a_line_longer_than_the_budget():
@@ -139,8 +167,9 @@ def test_listeners_hear_writes_folds_and_deletes(local_url):
     memory.delete("s")
     unsubscribe()
     memory.add("s", turns(1))
-    assert [(e, s) for e, s, _ in events] == [("write", "s"), ("fold", "s"), ("delete", "s")]
-    assert events[1][2].startswith("motorhead-fold")
+    assert [(e, s) for e, s, _ in events] == [
+        ("write", "s"), ("progress", "s"), ("fold", "s"), ("delete", "s")]
+    assert events[1][2].startswith("motorhead-fold") and events[2][2].startswith("motorhead-fold")
 
 
 def test_connect_refuses_unknown_schemes_and_bad_window():

@@ -1,23 +1,30 @@
-"""The memory engine: validates writes, shows the window, schedules folds.
+"""The memory engine over a local store: validates writes, shows the window, folds.
 
 A fold runs on a worker thread after a write pushes the window past ``W``
 messages. Safety across threads, processes and replicas comes from the
 store: a lease keeps a second worker from spending LLM calls on the same
 session, and ``add_summary`` is a compare-and-set, so a fold lands only on
 the exact state it read (never after a delete, never twice for one point).
-A failed fold changes nothing; the next write schedules it again.
+
+A fold proceeds in bounded steps (at most ``max_chunks`` LLM calls each, every
+step landing as a summary), so a backlog shows progress and a huge write cannot
+cost hundreds of calls at once. A failed fold changes nothing and is retried by
+itself with backoff; a fold blocked by another worker's lease is re-checked when
+that lease may have expired. Closing never waits for an LLM call: the workers are
+daemon threads, and a fold in flight is abandoned to its lease (it loses nothing).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import StoreUnavailable, WaitTimedOut
-from ..records import MemoryView, Message, SessionInfo, Summary
+from ..errors import InvalidInput, StoreUnavailable, WaitTimedOut
+from ..records import FoldProgress, MemoryView, Message, SessionInfo, Summary
 from ..stores.base import FoldState, Store
 from .base import (
     MemoryBase,
@@ -54,10 +61,14 @@ class LocalMemory(MemoryBase):
         self.tokenizer = tokenizer_name()
         self.last_fold_error: BaseException | None = None
         self._workers = workers
-        self._executor: ThreadPoolExecutor | None = None
+        self._pool: _DaemonPool | None = None
         self._queued: set[str] = set()
         self._active: dict[str, int] = {}
         self._idle = threading.Condition()
+        self._progress: dict[str, FoldProgress] = {}
+        self._attempts: dict[str, int] = {}
+        self._timers: dict[str, threading.Timer] = {}
+        self._closed = False
 
     @property
     def url(self) -> str:
@@ -124,7 +135,10 @@ class LocalMemory(MemoryBase):
         self._notify("delete", session_id)
 
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None:
-        """Block until background folds (of one session, or all) are done."""
+        """Block until background folds (of one session, or all) are done. A retry
+        scheduled after a failure is not waited for (see :meth:`progress`)."""
+        if not 0 <= timeout < float("inf"):
+            raise InvalidInput(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
 
         def idle() -> bool:
             if session_id is None:
@@ -133,15 +147,33 @@ class LocalMemory(MemoryBase):
 
         with self._idle:
             if not self._idle.wait_for(idle, timeout):
-                raise WaitTimedOut(f"background summarization still running after {timeout}s")
+                busy = "; ".join(p.describe() for p in self.progress(session_id)) or "busy"
+                raise WaitTimedOut(f"background summarization still running after {timeout:g}s"
+                                   f" ({busy})")
+
+    def progress(self, session_id: str | None = None) -> list[FoldProgress]:
+        """Background summarization in progress or pending a retry (one session, or all)."""
+        with self._idle:
+            items = list(self._progress.values())
+        return [p for p in items if session_id is None or p.session_id == session_id]
 
     def _export_columns(self, session_id: str | None) -> dict[str, list[Any]]:
         return self.store.export_columns(session_id)
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop folding and close the store, without waiting for an LLM call."""
+        with self._idle:
+            self._closed = True
+            timers, self._timers = list(self._timers.values()), {}
+            pool, self._pool = self._pool, None
+            self._progress.clear()
+            self._active.clear()
+            self._queued.clear()
+            self._idle.notify_all()
+        for timer in timers:
+            timer.cancel()
+        if pool is not None:
+            pool.shutdown()
         self.store.close()
 
     # -- background folding ----------------------------------------------------------
@@ -150,48 +182,115 @@ class LocalMemory(MemoryBase):
         if self.summarizer is None:
             return
         with self._idle:
-            if session_id in self._queued:
+            if self._closed or session_id in self._queued:
                 return
             self._queued.add(session_id)
             self._active[session_id] = self._active.get(session_id, 0) + 1
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self._workers, "motorhead-fold")
-        self._executor.submit(self._run_fold, session_id)
+            if self._pool is None:
+                self._pool = _DaemonPool(self._workers, "motorhead-fold")
+            pool = self._pool
+        pool.submit(lambda: self._run_fold(session_id))
+
+    def _schedule_later(self, session_id: str, delay: float) -> None:
+        """Check the session again after ``delay`` seconds (a retry, or a lease that
+        may have expired), on a daemon timer that ``close`` cancels."""
+
+        def fire() -> None:
+            with self._idle:
+                self._timers.pop(session_id, None)
+            self._schedule(session_id)
+
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        with self._idle:
+            if self._closed:
+                return
+            old = self._timers.pop(session_id, None)
+            self._timers[session_id] = timer
+        if old is not None:
+            old.cancel()
+        timer.start()
 
     def _run_fold(self, session_id: str) -> None:
         with self._idle:
             self._queued.discard(session_id)
         try:
-            self.fold(session_id)
-        except Exception as exc:
-            self.last_fold_error = exc
-            log.warning("motorhead: fold of session %r failed (retried on the next write): %s",
-                        session_id, exc)
+            if self._closed:
+                return
+            _, blocked = self._fold(session_id)
+            with self._idle:
+                self._attempts.pop(session_id, None)
+                if blocked:
+                    self._progress[session_id] = FoldProgress(session_id, "waiting")
+                else:
+                    self._progress.pop(session_id, None)
+            if blocked:  # another worker holds the lease: look again when it may be free
+                self._schedule_later(session_id, min(self.lease_seconds, LEASE_RECHECK))
+        except BaseException as exc:  # noqa: BLE001 - logged, retried, never raised here
+            self._failed(session_id, exc)
         finally:
             with self._idle:
-                self._active[session_id] -= 1
-                if not self._active[session_id]:
-                    del self._active[session_id]
+                if session_id in self._active:
+                    self._active[session_id] -= 1
+                    if not self._active[session_id]:
+                        del self._active[session_id]
                 self._idle.notify_all()
+
+    def _failed(self, session_id: str, exc: BaseException) -> None:
+        """Record the failure where users look, and retry with backoff."""
+        self.last_fold_error = exc
+        if self._closed:
+            return
+        with self._idle:
+            attempt = self._attempts.get(session_id, 0) + 1
+            self._attempts[session_id] = attempt
+        if attempt > MAX_RETRIES:
+            log.warning("motorhead: fold of session %r failed %d times; the next write retries"
+                        ": %s", session_id, attempt, exc)
+            with self._idle:
+                self._attempts.pop(session_id, None)
+                self._progress.pop(session_id, None)
+            return
+        delay = min(RETRY_BASE * 2 ** (attempt - 1), RETRY_MAX)
+        retry_at = datetime.now(tz=timezone.utc) + timedelta(seconds=delay)
+        with self._idle:
+            self._progress[session_id] = FoldProgress(session_id, "retrying", error=str(exc),
+                                                      retry_at=retry_at)
+        log.warning("motorhead: fold of session %r failed (retrying in %g s): %s",
+                    session_id, delay, exc)
+        self._schedule_later(session_id, delay)
 
     def fold(self, session_id: str) -> int:
         """Fold the session now, in this thread, while its window exceeds ``W``; returns
         how many summaries landed (0 if another worker holds the lease)."""
+        return self._fold(session_id)[0]
+
+    def _fold(self, session_id: str) -> tuple[int, bool]:
+        """(summaries landed, whether another worker's lease stopped us)."""
         if self.summarizer is None:
-            return 0
+            return 0, False
         landed = 0
         # Checked again after the lease is released: a write that landed after our last
         # read scheduled a fold that found the lease taken and gave up.
         while self._state_if_fold_needed(session_id) is not None:
             token = self.store.acquire_lease(session_id, self.lease_seconds)
             if token is None:
-                return landed
+                return landed, True
             try:
                 while (state := self._state_if_fold_needed(session_id)) is not None:
-                    landed += self._fold_once(session_id, state)
+                    # The fold rule's point, reached in bounded steps.
+                    target = state.last_seq - self.window_size // 2
+                    while state is not None and state.through_seq < target:
+                        if self._closed:
+                            return landed, False
+                        step = self._fold_once(session_id, state, target)
+                        before, state = state, self.store.fold_state(session_id)
+                        if not step and state == before:
+                            break  # nothing to fold after all: leave it to the next write
+                        landed += step
             finally:
                 self.store.release_lease(session_id, token)
-        return landed
+        return landed, False
 
     def _state_if_fold_needed(self, session_id: str) -> FoldState | None:
         state = self.store.fold_state(session_id)
@@ -199,15 +298,58 @@ class LocalMemory(MemoryBase):
             return None
         return state
 
-    def _fold_once(self, session_id: str, state: FoldState) -> int:
-        """One LLM fold of ``state``; lands only if the session is still exactly there."""
-        through = state.last_seq - self.window_size // 2
-        lines = self.store.history(session_id, state.through_seq + 1, through - state.through_seq)
-        context, spent = self.summarizer.fold(state.context, lines)
+    def _fold_once(self, session_id: str, state: FoldState, target: int) -> int:
+        """One bounded step of folding ``state`` towards ``target``; lands only if the
+        session is still exactly there."""
+        summarizer = self.summarizer.resolve()  # type: ignore[union-attr]
+        lines = self.store.history(session_id, state.through_seq + 1, target - state.through_seq)
+        if not lines:
+            return 0
+        lines = lines[:summarizer.step(lines)]
+        backlog = target - state.through_seq
+        context, spent = summarizer.fold(state.context, lines,
+                                         self._chunk_reporter(session_id, backlog))
         if not self.store.add_summary(
-            session_id, state.epoch, state.summary_count, through, context, spent
+            session_id, state.epoch, state.summary_count, lines[-1].seq, context, spent
         ):
             return 0
         self.last_fold_error = None
         self._notify("fold", session_id)
         return 1
+
+    def _chunk_reporter(self, session_id: str, backlog: int) -> Callable[[int, int], None]:
+        def report(done: int, chunks: int) -> None:
+            with self._idle:
+                self._progress[session_id] = FoldProgress(session_id, "summarizing", done,
+                                                          chunks, backlog)
+            self._notify("progress", session_id)
+
+        return report
+
+
+class _DaemonPool:
+    """A few daemon worker threads fed by a queue: unlike ``ThreadPoolExecutor`` (whose
+    workers the interpreter joins at exit), an LLM call in flight never delays a close
+    or the end of the process."""
+
+    def __init__(self, workers: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job()
+
+
+LEASE_RECHECK = 30.0  # seconds before a session whose lease was busy is looked at again
+RETRY_BASE, RETRY_MAX, MAX_RETRIES = 1.0, 60.0, 6  # 1, 2, 4, 8, 16, 32 s, then wait for a write

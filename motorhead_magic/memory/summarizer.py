@@ -6,6 +6,7 @@ braces in messages (JSON, code) or in a user's prompt can never break it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,10 +43,17 @@ New summary:
 # Upstream Motörhead's budget per call: lines up to ~3,350 tokens (512 tokens out, a
 # cap the chat layer puts on the model itself).
 CHUNK_TOKENS = 3350
+# One fold step makes at most this many LLM calls; a longer backlog is folded in
+# several steps (each lands as a summary), so a huge write cannot cost hundreds of calls
+# in one go, and progress is visible and kept between steps.
+MAX_CHUNKS_PER_FOLD = 4
+# An LLM call that has not answered by then has failed (the fold is retried later).
+CALL_TIMEOUT = 120.0
 
 # A zero-argument function returning the Summarizer to use, called at each fold, so
 # the model can follow a notebook's current choice without reconnecting.
 SummarizerFactory = Callable[[], "Summarizer"]
+ChunkListener = Callable[[int, int], None]  # (chunks done, chunks in this step)
 
 
 def check_prompt(prompt: str) -> str:
@@ -55,8 +63,21 @@ def check_prompt(prompt: str) -> str:
     return prompt
 
 
-def format_lines(messages: Sequence[Message]) -> list[str]:
-    return [f"{m.role}: {m.content}" for m in messages]
+def clip(text: str, budget: int) -> str:
+    """At most about ``budget`` tokens of ``text``, for a summary prompt only (the log
+    keeps every message whole)."""
+    if count_tokens(text) <= budget:
+        return text
+    cut = text[: budget * 4]  # cl100k averages ~4 characters a token
+    while cut and count_tokens(cut) > budget - 16:  # room for the note
+        cut = cut[: len(cut) * 3 // 4]
+    return f"{cut} [... {len(text) - len(cut):,} more characters not summarized]"
+
+
+def format_lines(messages: Sequence[Message], budget: int = CHUNK_TOKENS) -> list[str]:
+    """``Role: content`` lines, each clipped to one chunk so that one huge message costs
+    one LLM call, not hundreds."""
+    return [clip(f"{m.role}: {m.content}", budget) for m in messages]
 
 
 def chunk_lines(lines: Sequence[str], budget: int) -> list[list[str]]:
@@ -86,18 +107,44 @@ def render(prompt: str, summary: str | None, lines: Sequence[str]) -> str:
     return prompt.replace("{summary}", summary or "").replace("{new_lines}", "\n".join(lines))
 
 
+def _invoke_with_deadline(model: Any, text: str, timeout: float) -> Any:
+    """``model.invoke(text)``, abandoned after ``timeout`` seconds: a hung LLM call must
+    not hold a fold (nor a close, nor a shutdown) forever. The call's thread is a
+    daemon, so an abandoned call never keeps the process alive."""
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            result.append(model.invoke(text))
+        except BaseException as exc:  # noqa: BLE001 - reported to the folding thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=call, name="motorhead-summary-call", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise SummaryFailed(f"summary model did not answer within {timeout:g} s")
+    if failure:
+        raise SummaryFailed(f"summary model failed: {failure[0]}") from failure[0]
+    return result[0]
+
+
 class Summarizer:
-    """Folds lines into a running summary with a LangChain chat model (called synchronously,
-    from the engine's worker thread, so it never touches a kernel's event loop).
+    """Folds lines into a running summary with a LangChain chat model (called from the
+    engine's worker thread, so it never touches a kernel's event loop).
 
     :meth:`resolved_at_fold` makes one that asks a factory for the real one at each
     fold (model, prompt and budget together)."""
 
     def __init__(self, model: Any, prompt: str = DEFAULT_SUMMARY_PROMPT,
-                 chunk_tokens: int = CHUNK_TOKENS) -> None:
+                 chunk_tokens: int = CHUNK_TOKENS, *, max_chunks: int = MAX_CHUNKS_PER_FOLD,
+                 timeout: float = CALL_TIMEOUT) -> None:
         self.model = model
         self.prompt = check_prompt(prompt)
         self.chunk_tokens = chunk_tokens
+        self.max_chunks = max_chunks
+        self.timeout = timeout
         self.factory: SummarizerFactory | None = None
 
     @classmethod
@@ -106,20 +153,38 @@ class Summarizer:
         summarizer.factory = factory
         return summarizer
 
+    def resolve(self) -> Summarizer:
+        """The summarizer that does the work now (this one, or the factory's)."""
+        return self if self.factory is None else self.factory()
+
     def render(self, summary: str | None, lines: Sequence[str]) -> str:
         return render(self.prompt, summary, lines)
 
-    def fold(self, summary: str | None, messages: Sequence[Message]) -> tuple[str, int]:
+    def step(self, messages: Sequence[Message]) -> int:
+        """How many leading ``messages`` one fold step takes: as many as fit in
+        ``max_chunks`` chunks, and at least one."""
+        budget, used, chunks = self.chunk_tokens, 0, 1
+        for index, line in enumerate(format_lines(messages, budget)):
+            cost = count_tokens(line)
+            if used and used + cost > budget:
+                chunks, used = chunks + 1, 0
+            if chunks > self.max_chunks:
+                return max(index, 1)
+            used += cost
+        return len(messages)
+
+    def fold(self, summary: str | None, messages: Sequence[Message],
+             on_chunk: ChunkListener | None = None) -> tuple[str, int]:
         """The new summary and the LLM tokens spent making it."""
         if self.factory is not None:
-            return self.factory().fold(summary, messages)
+            return self.resolve().fold(summary, messages, on_chunk)
         spent = 0
-        for chunk in chunk_lines(format_lines(messages), self.chunk_tokens):
+        chunks = chunk_lines(format_lines(messages, self.chunk_tokens), self.chunk_tokens)
+        for done, chunk in enumerate(chunks):
+            if on_chunk is not None:
+                on_chunk(done, len(chunks))
             text_in = self.render(summary, chunk)
-            try:
-                reply = self.model.invoke(text_in)
-            except Exception as exc:
-                raise SummaryFailed(f"summary model failed: {exc}") from exc
+            reply = _invoke_with_deadline(self.model, text_in, self.timeout)
             text = content_text(reply).strip()
             if not text:
                 raise SummaryFailed("summary model returned an empty summary")
