@@ -104,10 +104,23 @@ def is_redis_url(url: str) -> bool:
     return urlsplit(url).scheme.lower() in REDIS_SCHEMES
 
 
+SECRET_PARAMETERS = ("password", "passwd", "pwd", "pass", "token", "api_key", "apikey", "key",
+                     "secret")
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for display."""
+    """The URL without its secrets, for anything shown, logged or sent: the password of
+    its userinfo (``redis://:pw@host``, ``http://user:pw@host``) and query parameters
+    that carry one (``redis://host?password=pw``, a form redis-py accepts)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@")
+    query = "&".join(
+        f"{name}=***" if name.lower() in SECRET_PARAMETERS else pair
+        for pair in parts.query.split("&") if pair
+        for name in [pair.split("=", 1)[0]]
+    )
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+    return parts._replace(netloc=netloc, query=query).geturl()

@@ -384,3 +384,19 @@ def test_session_infos_of_chosen_ids(memory_factory):
     assert (chosen[1].messages, chosen[1].window_tokens) == (
         5, sum(m.tokens for m in memory.get("a").messages))
     assert memory.session_infos([]) == []
+
+
+def test_session_infos_refuses_a_bare_string(memory_factory):
+    """Before: ``session_infos("abc")`` iterated the characters."""
+    memory = memory_factory()
+    memory.add("abc", turns(1))
+    with pytest.raises(mh.InvalidInput, match="list of session ids"):
+        memory.session_infos("abc")
+    assert [i.session_id for i in memory.session_infos(["abc"])] == ["abc"]
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), -1.0])
+def test_wait_refuses_a_timeout_that_never_ends(memory_factory, timeout):
+    memory = memory_factory()
+    with pytest.raises(mh.InvalidInput, match="timeout"):
+        memory.wait("s", timeout=timeout)

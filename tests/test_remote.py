@@ -92,6 +92,11 @@ def test_bad_input_raises_before_anything_is_sent():
     with pytest.raises(mh.InvalidInput, match="at most 2,097,152 bytes"):
         memory.add("s", [{"role": "Human", "content": "x" * (3 * 1024 * 1024)}])
     memory.add("s", [])  # nothing to write: no request, no error
+    # Before: a 1 MB session id raised httpx.InvalidURL (a raw exception).
+    with pytest.raises(mh.InvalidInput, match="URL"):
+        memory.get("x" * 1_000_000)
+    with pytest.raises(mh.InvalidInput, match="start"):
+        memory.history("s", start="a")  # before: TypeError
     memory.close()
 
 

@@ -16,7 +16,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import InvalidInput
-from ..records import LANGCHAIN_ROLES, MemoryView, Message, NewMessage, SessionInfo, Summary
+from ..records import (
+    LANGCHAIN_ROLES,
+    FoldProgress,
+    MemoryView,
+    Message,
+    NewMessage,
+    SessionInfo,
+    Summary,
+)
 from .tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -150,6 +158,24 @@ def check_history_range(start: Any, limit: Any) -> tuple[int, int | None]:
     return start, limit
 
 
+def check_session_ids(ids: Any) -> list[str] | None:
+    """``session_infos(ids)``: None (all) or a list of ids; a bare string is refused, not
+    read as a list of one-character ids."""
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, set, frozenset)):
+        raise InvalidInput(f"ids must be a list of session ids, got {type(ids).__name__}")
+    return [check_session_id(i) for i in ids]
+
+
+def check_timeout(timeout: Any) -> float:
+    """A wait's timeout: a finite number of seconds >= 0 (``inf`` would never return)."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+            0 <= timeout < float("inf")):
+        raise InvalidInput(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+    return float(timeout)
+
+
 def check_window_size(window_size: Any) -> int:
     if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1:
         raise InvalidInput(f"window_size must be a positive integer, got {window_size!r}")
@@ -188,6 +214,8 @@ class Memory(Protocol):
     def import_context(self, session_id: str, context: str, tokens_used: int = 0) -> None: ...
 
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
+
+    def progress(self, session_id: str | None = None) -> list[FoldProgress]: ...
 
     async def aadd(self, session_id: str, messages: Sequence[Any], *,
                    context: str | None = None, namespace: str | None = None) -> None: ...
@@ -236,6 +264,11 @@ class MemoryBase:
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
         self._wait_limiter: Any = None
+
+    def progress(self, session_id: str | None = None) -> list[FoldProgress]:
+        """Background summarization this object runs or will retry (none by default: a
+        remote server's folds are its own)."""
+        return []
 
     def import_context(self, session_id: str, context: str, tokens_used: int = 0) -> None:
         """Make ``context`` the current summary (an import from another system). Backends

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import InvalidInput, StoreUnavailable, WaitTimedOut
+from ..errors import StoreUnavailable, WaitTimedOut
 from ..records import FoldProgress, MemoryView, Message, SessionInfo, Summary
 from ..stores.base import FoldState, Store
 from .base import (
@@ -32,6 +32,8 @@ from .base import (
     check_history_range,
     check_namespace,
     check_session_id,
+    check_session_ids,
+    check_timeout,
     check_window_size,
 )
 from .summarizer import Summarizer, as_summarizer
@@ -128,7 +130,7 @@ class LocalMemory(MemoryBase):
         return self.store.session_ids(check_namespace(namespace))
 
     def session_infos(self, ids: Sequence[str] | None = None) -> list[SessionInfo]:
-        return self.store.session_infos(self.window_size, ids)
+        return self.store.session_infos(self.window_size, check_session_ids(ids))
 
     def delete(self, session_id: str) -> None:
         self.store.delete(check_session_id(session_id))
@@ -137,8 +139,7 @@ class LocalMemory(MemoryBase):
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None:
         """Block until background folds (of one session, or all) are done. A retry
         scheduled after a failure is not waited for (see :meth:`progress`)."""
-        if not 0 <= timeout < float("inf"):
-            raise InvalidInput(f"timeout must be a finite number of seconds >= 0, got {timeout!r}")
+        timeout = check_timeout(timeout)
 
         def idle() -> bool:
             if session_id is None:

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -33,10 +33,14 @@ from .base import (
     check_history_range,
     check_namespace,
     check_session_id,
+    check_session_ids,
+    check_timeout,
 )
 from .tokens import count_tokens, tokenizer_name
 
 HISTORY_PAGE = 500
+MAX_URL_PATH = 8_000  # what HTTP servers commonly accept in a request line
+IDEMPOTENT = ("GET", "HEAD", "DELETE")
 SESSIONS_PAGE = 10_000
 EPOCH = datetime.fromtimestamp(0, tz=timezone.utc)
 
@@ -69,7 +73,8 @@ class RemoteMemory(MemoryBase):
         super().__init__()
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout!r}")
-        self.url = url.rstrip("/")
+        self.url = redact(url.rstrip("/"))  # printable; the client has the real one
+        self._secret = urlsplit(url).password
         self.window_size = window_size
         self.summarizer = summarizer
         self.tokenizer = tokenizer_name()
@@ -80,12 +85,16 @@ class RemoteMemory(MemoryBase):
             headers["x-metal-api-key"] = api_key
         if client_id:
             headers["x-metal-client-id"] = client_id
-        self._client = httpx.Client(base_url=self.url, timeout=self.timeout, headers=headers,
+        self._client = httpx.Client(base_url=url.rstrip("/"), timeout=self.timeout, headers=headers,
                                     transport=transport)
         self._missing: set[str] = set()  # additive routes this server lacks
 
     def __repr__(self) -> str:
-        return f"<RemoteMemory {redact(self.url)}>"
+        return f"<RemoteMemory {self.url}>"
+
+    def _scrub(self, text: str) -> str:
+        """An error text without the URL's password (httpx may quote the URL)."""
+        return text.replace(self._secret, "***") if self._secret else text
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -93,18 +102,31 @@ class RemoteMemory(MemoryBase):
                  body: bytes | None = None, timeout: float | None = None,
                  additive: bool = False) -> Any:
         headers = {"content-type": "application/json"} if body is not None else None
-        try:
-            response = self._client.request(
-                method, path, params=params, content=body, headers=headers,
-                timeout=self.timeout if timeout is None else timeout,
-            )
-        except httpx.TimeoutException as exc:
-            raise StoreUnavailable(
-                f"Motörhead server {redact(self.url)} did not answer {method} {path} within"
-                f" {timeout or self.timeout:g}s ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise StoreUnavailable(
-                f"Motörhead server {redact(self.url)} is unreachable: {exc}") from exc
+        if len(path) > MAX_URL_PATH:
+            raise InvalidInput(f"{method}: the session id makes a {len(path):,}-character URL;"
+                               f" a Motörhead server takes at most {MAX_URL_PATH:,}")
+        # A read (or a delete) is safe to send twice: once more after a dropped
+        # keep-alive connection, which says nothing about the server's health.
+        attempts = 2 if method in IDEMPOTENT else 1
+        for attempt in range(attempts):
+            try:
+                response = self._client.request(
+                    method, path, params=params, content=body, headers=headers,
+                    timeout=self.timeout if timeout is None else timeout,
+                )
+                break
+            except httpx.TimeoutException as exc:
+                raise StoreUnavailable(
+                    f"Motörhead server {self.url} did not answer {method} {path[:200]} within"
+                    f" {timeout or self.timeout:g}s ({type(exc).__name__})") from exc
+            except httpx.TransportError as exc:
+                if attempt + 1 < attempts:
+                    continue
+                raise StoreUnavailable(f"Motörhead server {self.url} is unreachable: "
+                                       f"{self._scrub(str(exc))}") from exc
+            except httpx.InvalidURL as exc:
+                raise InvalidInput(f"{method}: not a valid URL: {self._scrub(str(exc))}"
+                                   ) from exc
         if response.status_code < 400:
             try:
                 return response.json()
@@ -114,11 +136,11 @@ class RemoteMemory(MemoryBase):
         status = response.status_code
         if additive and status in (404, 405):
             raise EndpointMissing(
-                f"the server at {redact(self.url)} lacks {method} {path.split('?')[0]} (an"
+                f"the server at {self.url} lacks {method} {path.split('?')[0]} (an"
                 " upstream Motörhead server?): history, summaries and session counts need a"
                 " motorhead-magic server")
         hint = " (pass api_key=... to connect())" if status in (401, 403) else ""
-        raise error_from_status(status, f"{method} {redact(self.url)}{path}: {status} {text}{hint}")
+        raise error_from_status(status, f"{method} {self.url}{path}: {status} {text}{hint}")
 
     def _session_path(self, session_id: str, route: str) -> str:
         return f"/sessions/{quote(session_id, safe='')}/{route}"
@@ -199,9 +221,10 @@ class RemoteMemory(MemoryBase):
         return list(dict.fromkeys(ids))
 
     def session_infos(self, ids: Sequence[str] | None = None) -> list[SessionInfo]:
+        ids = check_session_ids(ids)
         if ids is not None and not ids:
             return []
-        params = {"id": [check_session_id(i) for i in ids]} if ids is not None else None
+        params = {"id": ids} if ids is not None else None
         data = self._request("GET", "/session-infos", params=params, additive=True)
         return [SessionInfo.from_dict(i) for i in data["sessions"]]
 
@@ -213,6 +236,7 @@ class RemoteMemory(MemoryBase):
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None:
         """Block until the server's background folds (of one session, or all) are done;
         a no-op against a server without the wait route."""
+        timeout = check_timeout(timeout)
         if "wait" in self._missing:
             return
         path = "/wait" if session_id is None else self._session_path(

@@ -14,9 +14,10 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from traitlets import Bool, Int, Unicode, observe
+from traitlets import Bool, Int, Unicode, observe, validate
 
-from ..memory import Memory
+from ..errors import MotorheadError
+from ..memory import Memory, check_session_id
 from .args import HelpShown, cell_parser
 from .render import is_kernel
 from .state import NotebookState, one_line
@@ -45,13 +46,20 @@ class MotorheadMagics(Magics):
     traceback = Bool(False, help="Show full tracebacks of failed turns.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
+        # Before the traits are configured: the url validator already needs the state.
         self.state = NotebookState(self, shell.user_ns if shell is not None else {},
                                    kernel=is_kernel(shell))
+        super().__init__(shell=shell, **kwargs)
 
     @observe("url", "window_size", "summary_model")
     def _backend_changed(self, change: dict[str, Any]) -> None:
         self.state.close()
+
+    @validate("url")
+    def _keep_the_password_out(self, proposal: dict[str, Any]) -> str | None:
+        """``%config MotorheadMagics`` and saved notebooks show this trait: it holds the
+        URL without its password, which the state keeps in this process only."""
+        return self.state.remember_url(proposal["value"])
 
     # The state, as tests and scripts reach it from the magic.
     @property
@@ -83,7 +91,11 @@ class MotorheadMagics(Magics):
             raise UsageError("the %%motorhead cell is empty: write your message below the "
                              "%%motorhead line")
         state = self.state
-        session_id = args.session or state.session
+        session_id = state.session if args.session is None else args.session
+        try:
+            check_session_id(session_id)
+        except MotorheadError as exc:
+            raise UsageError(f"%%motorhead --session: {one_line(exc)}") from None
         resolved = state.chat_model(args.model, args.temperature)
         prompt = state.prompt()
         stream = self.stream if args.stream is None else args.stream

@@ -56,6 +56,7 @@ class NotebookState:
         self.model_choice_override: str | None = None  # %motorhead model wins over %config
         self.prompt_choice_override: str | None = None  # %motorhead prompt wins over %config
         self.panels: list[Any] = []
+        self._secret_urls: dict[str, str] = {}  # printable URL -> the one with its password
 
     # -- the memory ------------------------------------------------------------------------
 
@@ -67,6 +68,7 @@ class NotebookState:
         summarizer = None
         if (self.settings.summary_model or "").strip().lower() != "none":
             summarizer = Summarizer.resolved_at_fold(self.summarizer_now)
+        url = self._secret_urls.get(url, url) if url else url
         try:
             return connect(url or None, window_size=self.settings.window_size,
                            summarizer=summarizer)
@@ -78,6 +80,16 @@ class NotebookState:
         if self._memory is None:
             self._memory = self.open(self.settings.url)
         return self._memory
+
+    def remember_url(self, url: str | None) -> str | None:
+        """The printable form of ``url``; the form with its password is kept here, in
+        the kernel's memory only, for :meth:`open`."""
+        if not url:
+            return url
+        printable = settings.redact(url)
+        if printable != url:
+            self._secret_urls[printable] = url
+        return printable
 
     def use(self, memory: Memory) -> None:
         """Switch to an already opened memory, closing the previous one."""

@@ -49,6 +49,11 @@ def test_every_subcommand_has_help(ip, capsys, name):
     ("session a b", "unrecognized arguments: b"),
     ("session ''", "session id must be a non-empty string"),
     ("connect ftp://example.com", "unknown URL scheme 'ftp'"),
+    ("connect sqlite://attackhost/data/x.db", "SQLite URL takes no host"),
+    ("wait --timeout inf", "timeout must be a finite number"),
+    ("wait --timeout nan", "timeout must be a finite number"),
+    ("session 'bad \udc00 id'", "lone surrogate"),
+    ("export --session ''", "session id must be a non-empty string"),
 ])
 def test_bad_input_is_one_short_usage_error(ip, text, needle):
     result = ip.run_cell(f"%motorhead {text}")
@@ -56,6 +61,14 @@ def test_bad_input_is_one_short_usage_error(ip, text, needle):
     assert needle in str(result.error_in_exec)
     assert "\n" not in str(result.error_in_exec)
     assert ip.run_cell("2 * 21").result == 42  # the shell goes on
+
+
+def test_an_empty_session_flag_is_refused_not_ignored(ip, chat):
+    """Before: ``--session ""`` silently used the bound session."""
+    result = ip.run_cell('%%motorhead --session ""\nhello')
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "session id must be a non-empty string" in str(result.error_in_exec)
+    assert magics(ip).memory.sessions() == []
 
 
 def test_session_binds_and_shows(ip, chat, capsys):

@@ -14,7 +14,8 @@ from .registry import SESSION, arg, command, output
 
 def session_of(state: NotebookState, args: argparse.Namespace) -> str:
     """``--session`` if given, else the bound session."""
-    return check_session_id(getattr(args, "session", None) or state.session)
+    chosen = getattr(args, "session", None)
+    return check_session_id(state.session if chosen is None else chosen)
 
 
 @command("memory", "Show the running summary and the window of a session.", SESSION)
