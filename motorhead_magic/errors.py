@@ -61,6 +61,15 @@ class EmptyReply(MotorheadError):
     """The chat model answered nothing; nothing was stored."""
 
 
+class TurnInterrupted(MotorheadError):
+    """The user interrupted a turn before its reply was complete; nothing was stored.
+    ``partial`` is the reply as far as it had come."""
+
+    def __init__(self, partial: str) -> None:
+        super().__init__("interrupted: nothing stored")
+        self.partial = partial
+
+
 _BY_STATUS: dict[int, type[MotorheadError]] = {
     400: InvalidInput, 413: InvalidInput, 422: InvalidInput,
     401: NotAuthorized, 403: NotAuthorized,

@@ -13,6 +13,7 @@ import atexit
 import importlib.util
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from ..errors import ModelUnavailable
+from ..memory.summarizer import IN_BACKGROUND
 from ..records import content_text
 from .local_check import ensure_runnable
 
@@ -56,8 +58,39 @@ def local_available() -> bool:
     return llama_cpp_installed() and local_model_path() is not None
 
 
+class TurnsFirstLock:
+    """A lock for the one in-process model, where a chat turn waiting for it goes ahead
+    of background summary calls (each summary chunk is one call, so a long fold yields
+    to the user between chunks instead of making the turn wait for all of them)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._held = False
+        self._turns_waiting = 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        background = IN_BACKGROUND.get()
+        with self._changed:
+            if not background:
+                self._turns_waiting += 1
+            try:
+                self._changed.wait_for(lambda: not self._held and (
+                    not background or self._turns_waiting == 0))
+            finally:
+                if not background:
+                    self._turns_waiting -= 1
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held = False
+                self._changed.notify_all()
+
+
 @lru_cache(maxsize=2)
-def _load_llama(path: str) -> tuple[Any, threading.Lock]:
+def _load_llama(path: str) -> tuple[Any, TurnsFirstLock]:
     """One Llama per process (loading takes ~0.2 s and ~100 MB); a Llama is not
     thread-safe, so the chat turn and the background summarizer share this lock.
     A child process has run this build and file first (:mod:`.local_check`), so a
@@ -69,7 +102,7 @@ def _load_llama(path: str) -> tuple[Any, threading.Lock]:
     # Free it while the interpreter is still whole: llama.cpp's __del__ at shutdown
     # otherwise prints a TypeError from half-torn-down modules.
     atexit.register(llama.close)
-    return llama, threading.Lock()
+    return llama, TurnsFirstLock()
 
 
 _OPENAI_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -104,7 +137,7 @@ class LocalChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: Any = None, **kwargs: Any) -> ChatResult:
         llama, lock = _load_llama(self.model_path)
-        with lock:
+        with lock.hold():
             out = llama.create_chat_completion(messages=_message_dicts(messages),
                                                **self._params(stop, kwargs))
         text = out["choices"][0]["message"].get("content") or ""
@@ -119,7 +152,7 @@ class LocalChatModel(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: Any = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         llama, lock = _load_llama(self.model_path)
-        with lock:  # released when the consumer stops early (generator close)
+        with lock.hold():  # released when the consumer stops early (generator close)
             for part in llama.create_chat_completion(
                 messages=_message_dicts(messages), stream=True, **self._params(stop, kwargs)
             ):

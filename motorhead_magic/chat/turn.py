@@ -14,7 +14,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from ..errors import EmptyReply, InvalidInput
+from ..errors import EmptyReply, InvalidInput, TurnInterrupted
 from ..memory import Memory
 from ..records import AI, HUMAN, MemoryView, Message, content_text, role_kind
 
@@ -126,6 +126,23 @@ def _without_partial_marker(text: str, marker: str | None) -> str:
     return text
 
 
+def _stream(model: Any, messages: list[BaseMessage], on_token: Callable[[str], None] | None,
+            next_turn: str | None, so_far: list[str]) -> str:
+    """The streamed reply; ``so_far[0]`` holds it as it grows (for an interrupt)."""
+    reply = ""
+    for chunk in model.stream(messages):
+        piece = content_text(chunk)
+        if not piece:
+            continue
+        reply += piece
+        so_far[0] = reply
+        if next_turn and next_turn in reply:
+            return reply.split(next_turn, 1)[0]
+        if on_token is not None:
+            on_token(_without_partial_marker(reply, next_turn))
+    return reply
+
+
 def run_turn(
     memory: Memory,
     session_id: str,
@@ -139,28 +156,22 @@ def run_turn(
 ) -> str:
     """Ask ``model`` and return the reply text. ``on_token(text_so_far)`` sees the reply
     grow. The Human and AI messages are stored with one ``memory.add`` only after the
-    reply is complete; any exception (KeyboardInterrupt too) stores nothing and
-    propagates. ``metadata`` goes onto the stored AI message."""
+    reply is complete; any exception stores nothing and propagates (an interrupt as
+    :class:`~motorhead_magic.errors.TurnInterrupted`, carrying the partial reply).
+    ``metadata`` goes onto the stored AI message."""
     if not isinstance(human_input, str) or not human_input.strip():
         raise InvalidInput("the message is empty: write it below the %%motorhead line")
     messages = build_messages(memory.get(session_id), human_input, prompt)
     # A seed-style string template invites the model to write the human's next line too.
     next_turn = TURN_MARKER if isinstance(prompt, str) else None
-    if stream:
-        reply = ""
-        for chunk in model.stream(messages):
-            piece = content_text(chunk)
-            if not piece:
-                continue
-            reply += piece
-            if next_turn and next_turn in reply:
-                reply = reply.split(next_turn, 1)[0]
-                break
-            if on_token is not None:
-                on_token(_without_partial_marker(reply, next_turn))
-    else:
-        answer = model.invoke(messages)
-        reply = content_text(answer)
+    so_far: list[str] = [""]
+    try:
+        if stream:
+            reply = _stream(model, messages, on_token, next_turn, so_far)
+        else:
+            reply = content_text(model.invoke(messages))
+    except KeyboardInterrupt:
+        raise TurnInterrupted(_without_partial_marker(so_far[0], next_turn).strip()) from None
     if next_turn:
         reply = reply.split(next_turn, 1)[0]
     reply = reply.strip()

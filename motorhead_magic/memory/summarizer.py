@@ -6,6 +6,7 @@ braces in messages (JSON, code) or in a user's prompt can never break it.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -49,6 +50,11 @@ CHUNK_TOKENS = 3350
 MAX_CHUNKS_PER_FOLD = 4
 # An LLM call that has not answered by then has failed (the fold is retried later).
 CALL_TIMEOUT = 120.0
+
+# True while a summary call runs: a shared model (the local one) lets interactive
+# chat turns go ahead of these background calls.
+IN_BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("motorhead_background",
+                                                                     default=False)
 
 # A zero-argument function returning the Summarizer to use, called at each fold, so
 # the model can follow a notebook's current choice without reconnecting.
@@ -115,6 +121,7 @@ def _invoke_with_deadline(model: Any, text: str, timeout: float) -> Any:
     failure: list[BaseException] = []
 
     def call() -> None:
+        IN_BACKGROUND.set(True)
         try:
             result.append(model.invoke(text))
         except BaseException as exc:  # noqa: BLE001 - reported to the folding thread

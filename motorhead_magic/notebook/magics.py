@@ -16,7 +16,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from traitlets import Bool, Int, Unicode, observe, validate
 
-from ..errors import MotorheadError
+from ..errors import MotorheadError, TurnInterrupted
 from ..memory import Memory, check_session_id
 from .args import HelpShown, cell_parser
 from .render import is_kernel
@@ -103,11 +103,16 @@ class MotorheadMagics(Magics):
         from ..chat.turn import run_turn
         from .render import LiveReply, Reply
 
-        live = LiveReply(state.kernel, list(state.panels), session_id)
+        live = LiveReply(state.kernel, list(state.panels), session_id,
+                         waiting_for=resolved.label, background=state.background_status)
+        live.start()
         try:
             reply = run_turn(memory, session_id, text, resolved.model, prompt=prompt,
                              on_token=live.update if stream else None, stream=stream,
                              metadata={"model": resolved.label})
+        except TurnInterrupted as exc:
+            live.close(failed=True, interrupted=exc.partial)
+            raise UsageError(str(exc)) from None
         except BaseException as exc:
             live.close(failed=True)
             if isinstance(exc, (KeyboardInterrupt, UsageError)) or self.traceback:

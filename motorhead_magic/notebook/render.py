@@ -8,8 +8,11 @@ the one place long texts are cut for display. Nothing here ever holds an API key
 
 from __future__ import annotations
 
+import html
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..records import MemoryView
@@ -18,6 +21,8 @@ log = logging.getLogger("motorhead_magic")
 
 MAX_SHOWN_CHARS = 2000  # per message, so what a display sends stays bounded
 STREAM_INTERVAL = 0.05  # seconds between display updates while a reply streams
+STATUS_INTERVAL = 0.5  # seconds between status line updates while waiting for the model
+_STATUS_STYLE = "color:var(--jp-ui-font-color2, #6b7280);font-size:var(--jp-ui-font-size1, 12px)"
 
 
 def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
@@ -109,16 +114,56 @@ class MemoryReport:
 
 
 class LiveReply:
-    """Shows a reply while it streams: an updating display in a notebook, raw text in a
-    terminal, and the turn in progress in every open panel."""
+    """Shows a turn while it runs. In a notebook: at once a status line ("waiting for
+    local · 3 s · summarizing big-session, chunk 3/26", refreshed while no token has
+    come), then the reply as Markdown as it streams; after an interrupt, the partial
+    reply greyed with one line saying nothing was stored. In a terminal: the raw text.
+    Every open panel sees the turn in progress."""
 
-    def __init__(self, kernel: bool, panels: list[Any], session_id: str) -> None:
+    def __init__(self, kernel: bool, panels: list[Any], session_id: str, *,
+                 waiting_for: str = "", background: Callable[[], str] | None = None) -> None:
         self.kernel, self.panels, self.session_id = kernel, panels, session_id
+        self.waiting_for = waiting_for
+        self.background = background
         self._handle: Any = None
         self._printed = 0
         self._last = 0.0
+        self._lock = threading.Lock()
+        self._replying = threading.Event()  # set at the first token (or at the end)
+        self._started = time.monotonic()
+
+    def start(self) -> None:
+        """Show the status line now (before the model answers) and keep it current."""
+        if not self.kernel:
+            return
+        from IPython.display import display
+
+        self._handle = display(self._status_bundle(), raw=True, display_id=True)
+        threading.Thread(target=self._tick, name="motorhead-status", daemon=True).start()
+
+    def status_text(self) -> str:
+        seconds = time.monotonic() - self._started
+        parts = [f"waiting for {self.waiting_for or 'the model'}", f"{seconds:.0f} s"]
+        try:
+            extra = self.background() if self.background else ""
+        except Exception:  # a status is never worth failing a turn
+            extra = ""
+        return " · ".join(parts + ([extra] if extra else []))
+
+    def _status_bundle(self) -> dict[str, str]:
+        text = self.status_text()
+        return {"text/plain": text,
+                "text/html": f'<div class="mh-status" style="{_STATUS_STYLE}">⏳ '
+                             f"{html.escape(text)}</div>"}
+
+    def _tick(self) -> None:
+        while not self._replying.wait(STATUS_INTERVAL):
+            with self._lock:
+                if not self._replying.is_set() and self._handle is not None:
+                    self._handle.update(self._status_bundle(), raw=True)
 
     def update(self, text: str) -> None:
+        self._replying.set()
         if not self.kernel:
             print(text[self._printed:], end="", flush=True)
             self._printed = len(text)
@@ -129,24 +174,45 @@ class LiveReply:
         if self.kernel:
             from IPython.display import Markdown, display
 
-            if self._handle is None:
-                self._handle = display(Markdown(text), display_id=True)
-            else:
-                self._handle.update(Markdown(text))
+            with self._lock:
+                if self._handle is None:
+                    self._handle = display(Markdown(text), display_id=True)
+                else:
+                    self._handle.update(Markdown(text))
         self._each_panel("stream", self.session_id, text)
 
-    def close(self, failed: bool) -> None:
-        """Remove the preview (the cell's value shows the reply); newline in a terminal."""
-        if self._handle is not None and not failed:
-            from IPython.display import clear_output
+    def close(self, failed: bool, interrupted: str | None = None) -> None:
+        """Remove the preview (the cell's value shows the reply), or after an interrupt
+        keep the partial text, greyed, with one line saying nothing was stored."""
+        self._replying.set()
+        with self._lock:
+            if interrupted is not None:
+                self._show_interrupted(interrupted)
+            elif self._handle is not None and not failed:
+                from IPython.display import clear_output
 
-            clear_output(wait=True)  # the cell's value replaces it: no empty output left
-        elif self._handle is not None:
-            self._handle.update({"text/plain": ""}, raw=True)
+                clear_output(wait=True)  # the cell's value replaces it: no empty output left
+            elif self._handle is not None:
+                self._handle.update({"text/plain": ""}, raw=True)
         if self._printed:
             print(flush=True)
         if failed:
             self._each_panel("refresh")
+
+    def _show_interrupted(self, partial: str) -> None:
+        note = "interrupted: nothing stored"
+        if not self.kernel:
+            return
+        bundle = {"text/plain": f"{partial}\n[{note}]" if partial else f"[{note}]",
+                  "text/html": (f'<div style="opacity:0.55;white-space:pre-wrap">'
+                                f"{html.escape(shorten(partial))}</div>" if partial else "")
+                  + f'<div style="{_STATUS_STYLE}">{note}</div>'}
+        if self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
 
     def _each_panel(self, method: str, *args: Any) -> None:
         for panel in self.panels:

@@ -115,6 +115,12 @@ class NotebookState:
         stem = Path(notebook).stem if notebook.endswith(".ipynb") else ""
         return stem or DEFAULT_SESSION
 
+    def background_status(self) -> str:
+        """What the memory is doing in the background, in one line (empty when idle)."""
+        if self._memory is None:
+            return ""
+        return " · ".join(p.describe() for p in self._memory.progress())
+
     def message_count(self, session_id: str) -> int:
         infos = self.memory.session_infos([session_id])
         return infos[0].messages if infos else 0

@@ -16,6 +16,7 @@ from motorhead_magic.chat.turn import (
     render_template,
     run_turn,
 )
+from motorhead_magic.errors import TurnInterrupted
 from tests.magics.conftest import RecordingChat
 
 
@@ -98,9 +99,11 @@ def test_run_turn_streams_then_stores_once(memory, monkeypatch):
 def test_failures_store_nothing(memory, failure):
     model = RecordingChat(responses=["one two three"], **{failure: 2})
     seen = []
-    with pytest.raises(RuntimeError if failure == "fail_after" else KeyboardInterrupt):
+    with pytest.raises(RuntimeError if failure == "fail_after" else TurnInterrupted) as info:
         run_turn(memory, "s", "hi", model, on_token=seen.append)
     assert seen == ["one", "one two"]
+    if failure == "interrupt_after":
+        assert info.value.partial == "one two"  # the reply as far as it had come
     assert memory.history("s") == [] and memory.sessions() == []
 
 

@@ -116,3 +116,42 @@ def test_a_corrupt_model_file_is_refused_by_the_real_loader(fake_weights):
         pytest.skip("llama-cpp-python is not installed")
     reason = local_check.probe(str(fake_weights))
     assert reason is not None and "failed to load or run" in reason
+
+
+def test_a_chat_turn_goes_ahead_of_waiting_summary_calls():
+    """Before: one plain lock, so a turn queued behind every chunk of a long fold."""
+    import threading
+    import time
+
+    from motorhead_magic.memory.summarizer import IN_BACKGROUND
+
+    lock = local.TurnsFirstLock()
+    order: list[str] = []
+
+    def use(name: str, background: bool) -> None:
+        IN_BACKGROUND.set(background)
+        with lock.hold():
+            order.append(name)
+
+    holder = threading.Event()
+    release = threading.Event()
+
+    def hold_first() -> None:
+        with lock.hold():
+            holder.set()
+            release.wait(5)
+
+    first = threading.Thread(target=hold_first)
+    first.start()
+    holder.wait(5)
+    waiting = [threading.Thread(target=use, args=(f"summary chunk {i}", True)) for i in range(3)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.1)  # the summary calls queue first
+    turn = threading.Thread(target=use, args=("chat turn", False))
+    turn.start()
+    time.sleep(0.1)
+    release.set()
+    for thread in [first, turn, *waiting]:
+        thread.join(5)
+    assert order[0] == "chat turn" and len(order) == 4

@@ -196,9 +196,11 @@ def test_model_failing_mid_stream_stores_nothing(ip, chat):
 
 
 def test_keyboard_interrupt_mid_stream_stores_nothing_and_the_shell_goes_on(ip, chat):
+    """Before: a 40-line KeyboardInterrupt traceback, and the partial reply erased."""
     chat.interrupt_after = 1
     result = ip.run_cell("%%motorhead\nhi im bob")
-    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    assert isinstance(result.error_in_exec, UsageError)
+    assert str(result.error_in_exec) == "interrupted: nothing stored"
     assert stored(ip) == []
     chat.interrupt_after = None
     assert ip.run_cell("%%motorhead\nhi again").result == "Your name is Bob."
@@ -258,3 +260,50 @@ def test_conversation_survives_a_kernel_restart(tmp_path):
         outputs.append(done.stdout.split("REPORT ", 1)[1].strip())
     assert outputs[1] == repr([("Human", "hi im bob"), ("AI", "Hi Bob!"),
                                ("Human", "whats my name?"), ("AI", "Bob.")])
+
+
+class _Displays:
+    """Records what a turn displays (as a notebook frontend would receive it)."""
+
+    def __init__(self) -> None:
+        self.shown: list = []
+
+    def display(self, obj, raw=False, display_id=None, **kwargs):
+        self.shown.append(obj)
+        return self
+
+    def update(self, obj, raw=False, **kwargs):
+        self.shown.append(obj)
+
+
+def _text(obj) -> str:
+    if isinstance(obj, dict):
+        return obj.get("text/plain", "") + obj.get("text/html", "")
+    return getattr(obj, "data", str(obj))
+
+
+def test_the_cell_says_at_once_what_it_waits_for(ip, chat, monkeypatch):
+    """Before: nothing showed between Shift+Enter and the first token."""
+    shown = _Displays()
+    monkeypatch.setattr(magics(ip).state, "kernel", True)
+    monkeypatch.setattr("IPython.display.display", shown.display)
+    monkeypatch.setattr("IPython.display.clear_output", lambda wait=False: None)
+    monkeypatch.setattr("motorhead_magic.notebook.render.STREAM_INTERVAL", 0.0)
+    turn(ip, "hi im bob")
+    first = _text(shown.shown[0])
+    assert first.startswith("waiting for chat (RecordingChat) · 0 s")
+    assert any("Hi Bob" in _text(item) for item in shown.shown[1:])
+
+
+def test_an_interrupted_reply_stays_visible_greyed(ip, chat, monkeypatch):
+    shown = _Displays()
+    monkeypatch.setattr(magics(ip).state, "kernel", True)
+    monkeypatch.setattr("IPython.display.display", shown.display)
+    monkeypatch.setattr("motorhead_magic.notebook.render.STREAM_INTERVAL", 0.0)
+    chat.interrupt_after = 3  # "Hi Bob, nice" then Ctrl-C
+    result = ip.run_cell("%%motorhead\nhi im bob")
+    assert str(result.error_in_exec) == "interrupted: nothing stored"
+    last = shown.shown[-1]
+    assert last["text/plain"] == "Hi Bob, nice\n[interrupted: nothing stored]"
+    assert "opacity" in last["text/html"] and "Hi Bob, nice" in last["text/html"]
+    assert stored(ip) == []
