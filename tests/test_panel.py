@@ -7,7 +7,9 @@ returns); coalescing is tested with a long interval and an explicit ``flush()``.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 
 import ipywidgets as widgets
 import pytest
@@ -228,7 +230,8 @@ def test_delete_needs_confirmation(memory, panels) -> None:
     panel._confirm_button.click()
     assert memory.sessions() == [] and memory.history("s") == []
     assert "Deleted session 's'" in panel._status.value
-    assert "No messages in the window yet." in panel._window.value
+    assert "session s was deleted" in panel._window.value
+    assert "question 0" not in panel._window.value + panel._older.value
 
 
 def test_export_puts_a_dataframe_into_the_namespace(memory, panels) -> None:
@@ -373,3 +376,220 @@ def test_live_updates_on_every_backend(memory_factory, backend: str, panels) -> 
     assert "question 4" in panel._window.value and "10 messages" in panel._header.value
     panel._older_button.click()
     assert "older messages #0–#" in panel._page_label.value
+
+
+# -- the look: theme variables, a bounded chat view ------------------------------------
+
+_JP_VAR = re.compile(r"var\(--jp-[\w-]+(?:,\s*(?:[^()]|\([^()]*\))*)?\)")
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}\b|\b(?:rgba?|hsla?)\(|\b(?:white|black|gr[ae]y)\b(?!-)",
+                     re.IGNORECASE)
+
+
+def styles_of(panel: Panel) -> list[str]:
+    """Every piece of CSS the panel sends: its stylesheet, inline style attributes and
+    the layout traits of all its widgets."""
+    found = []
+    for widget in descendants(panel):
+        value = getattr(widget, "value", None)
+        if isinstance(value, str):
+            found += re.findall(r"<style>(.*?)</style>", value, re.DOTALL)
+            found += re.findall(r'style="([^"]*)"', value)
+        if isinstance(widget, widgets.Layout):
+            found += [str(v) for k, v in widget.get_state().items()
+                      if isinstance(v, str) and not k.startswith("_")]
+    return found
+
+
+def test_colours_are_jupyterlab_theme_variables_with_light_fallbacks(memory, panels) -> None:
+    memory.add("s", turn(0) + [{"role": "system", "content": "be brief"}])
+    for i in range(1, 5):
+        memory.add("s", turn(i))
+    memory.wait("s")
+    panel = panels(memory, "s", model_label="m")
+    panel.stream("s", "partial")
+    panel._delete_button.click()
+    panel._set_status("an error", error=True)
+    css = "\n".join(styles_of(panel))
+    for var in ("--jp-layout-color1", "--jp-ui-font-color1", "--jp-brand-color1",
+                "--jp-border-color2", "--jp-content-font-size1"):
+        assert f"var({var}, " in css  # each with a fallback for other frontends
+    hard_coded = _COLOUR.findall(_JP_VAR.sub("", css))
+    assert hard_coded == []  # every colour is a theme variable (fallbacks inside var())
+    for value in (panel._window.value, panel._older.value, panel._summary.value,
+                  panel._header.value, panel._streaming.value, panel._status.value):
+        assert "style=" not in value  # classes only: the stylesheet says how they look
+    assert 'class="mhp-msg mhp-other' in panel._window.value + panel._older.value
+
+
+def test_a_compact_chat_view_scrolls_and_keeps_the_input_below(plain_memory, panels) -> None:
+    plain_memory.add("s", [{"role": "Human" if i % 2 == 0 else "AI", "content": f"m{i}"}
+                           for i in range(40)])
+    panel = panels(plain_memory, "s", send=lambda sid, text: "")
+    scroll = panel._scroll
+    assert scroll.layout.max_height == "420px" and scroll.layout.overflow == "auto"
+    assert scroll.layout.flex_flow == "column-reverse"  # sticks to the newest message
+    inside = set(map(id, descendants(scroll)))
+    for part in (panel._older, panel._summary, panel._window, panel._streaming):
+        assert id(part) in inside
+    for control in (panel._prompt, panel._send_button, panel._header, panel._pager):
+        assert id(control) not in inside
+    order = [id(c) for c in panel.children]
+    prompt_row = next(c for c in panel.children
+                      if panel._send_button in getattr(c, "children", ()))
+    assert order.index(id(scroll)) < order.index(id(prompt_row))  # input right below it
+    body = scroll.children[0]
+    assert body.layout.flex == "0 0 auto"  # the box scrolls, not the column inside it
+    assert panel._export_button.layout.width == "auto"  # its label is never cut
+    assert all(b.layout.width == "auto" for b in descendants(panel)
+               if isinstance(b, widgets.Button))
+
+
+def test_first_and_last_page_in_one_click(plain_memory, panels) -> None:
+    plain_memory.add("s", [{"role": "Human", "content": f"m{i}"} for i in range(10_000)])
+    panel = panels(plain_memory, "s")
+    assert "older messages #9,976–#9,995 of 9,996" in panel._page_label.value
+    assert panel._last_button.disabled and not panel._first_button.disabled
+    panel._first_button.click()
+    assert "older messages #0–#19 of 9,996" in panel._page_label.value
+    assert 'data-seq="0"' in panel._older.value and panel.page_start == 0
+    assert panel._first_button.disabled and panel._older_button.disabled
+    assert not panel._last_button.disabled and not panel._newer_button.disabled
+    panel._newer_button.click()
+    assert "older messages #20–#39" in panel._page_label.value
+    panel._last_button.click()
+    assert "older messages #9,976–#9,995" in panel._page_label.value
+    assert panel.page_start is None  # following the window again
+    descriptions = [b.description for b in panel._pager.children
+                    if isinstance(b, widgets.Button)]
+    assert descriptions == ["|◀", "◀", "▶", "▶|"]
+
+
+def test_a_deleted_session_says_so_and_shows_nothing_stale(memory, panels) -> None:
+    for i in range(5):
+        memory.add("s", turn(i))
+    memory.wait("s")
+    panel = panels(memory, "s")
+    assert "answer 4" in panel._window.value
+    memory.delete("s")  # e.g. from a cell, or another panel
+    assert "session s was deleted" in panel._header.value
+    assert "session s was deleted" in panel._window.value
+    shown = "".join(w.value for w in descendants(panel) if isinstance(w, widgets.HTML))
+    assert "question" not in shown and "answer" not in shown
+    assert panel._pager.layout.display == "none" and panel._export_button.disabled
+    assert "session s was deleted" in panel._repr_mimebundle_()["text/plain"]
+    memory.add("s", turn(7))  # written again: a new conversation under the same id
+    assert "was deleted" not in panel._header.value and "question 7" in panel._window.value
+
+
+def test_a_session_deleted_elsewhere_shows_as_deleted_on_refresh(sqlite_url, panels) -> None:
+    mine = mh.connect(sqlite_url, window_size=4)
+    other = mh.connect(sqlite_url, window_size=4)  # no events reach `mine` from here
+    try:
+        mine.add("s", turn(0))
+        fresh = panels(mine, "fresh")  # never written: empty, not "deleted"
+        panel = panels(mine, "s")
+        other.delete("s")
+        panel.refresh()
+        assert "session s was deleted" in panel._header.value
+        assert "question 0" not in panel._window.value
+        fresh.refresh()
+        assert "was deleted" not in fresh._header.value + fresh._window.value
+    finally:
+        other.close()
+        mine.close()
+
+
+def test_plain_text_where_widgets_cannot_render(memory, panels) -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    for i in range(5):
+        memory.add("s", turn(i))
+    memory.wait("s")
+    panel = panels(memory, "s")
+    bundle = panel._repr_mimebundle_()
+    assert bundle["text/plain"] == render_text(memory, "s")
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    data, _ = DisplayFormatter().format(panel)  # what IPython puts in the notebook
+    assert data["text/plain"].startswith("motorhead session: s\n")
+    assert "answer 4" in data["text/plain"] and "Panel(children" not in data["text/plain"]
+    memory.close()  # a panel on a closed memory still says what it is
+    assert "session s" in panel._repr_mimebundle_()["text/plain"]
+
+
+def test_follow_points_an_open_panel_at_a_new_memory(sqlite_url, panels) -> None:
+    old = mh.connect(sqlite_url, window_size=4)
+    old.add("s", turn(0))
+    labels = ["model-a"]
+    panel = panels(old, "s", model_label=lambda: labels[0])
+    assert "<code>4</code>" in panel._header.value and "model-a" in panel._header.value
+    assert panel.model_label == "model-a"
+    new = mh.connect(sqlite_url, window_size=6)  # e.g. %config MotorheadMagics.window_size
+    old.close()
+    labels[0] = "model-b"
+    try:
+        panel.follow(new)
+        assert old._listeners == [] and len(new._listeners) == 1
+        assert panel.memory is new
+        assert "<code>6</code>" in panel._header.value and "model-b" in panel._header.value
+        assert "at most 6" in panel._window_label.value
+        new.add("s", turn(1))  # live again, through the new memory
+        assert "question 1" in panel._window.value and "4 messages" in panel._header.value
+        panel.model_label = "fixed"
+        panel.refresh()
+        assert "fixed" in panel._header.value
+        panel.follow(new, "t")
+        assert panel.session_id == "t" and len(new._listeners) == 1
+    finally:
+        new.close()
+
+
+def test_a_broken_model_label_does_not_break_the_panel(memory, panels) -> None:
+    def broken() -> str:
+        raise RuntimeError("no model")
+
+    panel = panels(memory, "s", model_label=broken)
+    assert "RuntimeError: no model" in panel._header.value
+
+
+_GATE = threading.Event()
+
+
+class GatedSummary(SummaryEcho):
+    """Waits for ``_GATE`` before each summary, so a fold can be seen in progress."""
+
+    def _generate(self, *args, **kwargs):
+        _GATE.wait(30)
+        return super()._generate(*args, **kwargs)
+
+
+def wait_until(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_the_header_shows_background_work_until_the_fold_lands(sqlite_url, panels) -> None:
+    _GATE.clear()
+    memory = mh.connect(sqlite_url, window_size=4, summarizer=GatedSummary())
+    try:
+        panel = panels(memory, "s")
+        panel.progress_interval = 0.05
+        for i in range(3):  # 6 messages > window 4: one fold, held at the gate
+            memory.add("s", turn(i))
+        assert wait_until(lambda: "mhp-progress" in panel._header.value)
+        assert "summarizing s, chunk 1/1 (" in panel._header.value
+        assert "0 summaries" in panel._header.value
+        assert "background: summarizing s" in panel._repr_mimebundle_()["text/plain"]
+        _GATE.set()
+        memory.wait("s")
+        # the end of a fold sends no event of its own: the panel looks again by itself
+        assert wait_until(lambda: "mhp-progress" not in panel._header.value)
+        assert "1 summary" in panel._header.value
+        assert "covers messages #0–#" in panel._summary.value
+        assert panel._progress_timer is None  # no more looking once nothing runs
+    finally:
+        _GATE.set()
+        memory.close()

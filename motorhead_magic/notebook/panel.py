@@ -16,7 +16,21 @@ whole-value replacement, the browser always shows one consistent render.
 Scale: the panel never reads a whole history. It shows the window (at most
 ``window_size`` messages) and one page of older messages (``history(sid,
 start, limit)``), with contents cut at a fixed length, so the widget state sent
-to the browser is bounded whatever the session's size.
+to the browser is bounded whatever the session's size. Layout and style models that
+never change one by one are shared between widgets (the browser gets each once).
+
+Events: "write", "fold" and "delete" re-render everything; "progress" (a background
+fold advanced a chunk) only the header, whose status line comes from
+``memory.progress(session_id)``. The end of a fold sends no event of its own, so
+while a status line shows, a timer looks again every ``progress_interval`` seconds.
+A "delete" of the shown session (or a refresh that finds a session it had seen with
+messages gone) makes the panel say so instead of showing stale messages.
+
+Reconnects: :meth:`Panel.follow` moves an open panel to a new Memory object; a
+callable ``model_label`` is asked at every render.
+
+Where widgets cannot render (nbconvert, GitHub, terminals) the display's
+``text/plain`` is :func:`render_text`, not ipywidgets' ``Panel(children=...`` repr.
 """
 
 from __future__ import annotations
@@ -29,18 +43,25 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle  # not exported at the top
 
 from ..memory import Memory
 from .panel_view import (
+    SCROLL_MAX_HEIGHT,
     SessionSnapshot,
+    deleted_html,
+    deleted_text,
     descendants,
+    divider_html,
     header_html,
     messages_html,
     note_html,
     pending_human_html,
+    progress_lines,
     render_text,
     snapshot,
     streaming_html,
+    style_html,
     summary_html,
     widget_state_bytes,
 )
@@ -48,6 +69,7 @@ from .panel_view import (
 __all__ = ["Panel", "render_text", "widget_state_bytes"]
 
 SendFunction = Callable[[str, str], Any]
+ModelLabel = str | Callable[[], str]
 
 _HIDDEN = "none"
 
@@ -56,21 +78,51 @@ def _show(widget: widgets.Widget, visible: bool) -> None:
     widget.layout.display = None if visible else _HIDDEN
 
 
+class _Shared:
+    """Layout and style models shared by the widgets that never change them one by one
+    (the browser receives each model once: a smaller widget state)."""
+
+    def __init__(self) -> None:
+        self.button_layout = widgets.Layout(width="auto", min_width="36px", flex="0 0 auto")
+        self.button_style = widgets.ButtonStyle()
+        self.full_width = widgets.Layout(width="100%")
+        self.plain = widgets.Layout()
+        self.html_style = HTMLStyle()
+
+    def button(self, description: str, css_class: str, **kwargs: Any) -> widgets.Button:
+        """A button as wide as its label (ipywidgets' fixed width cuts longer labels)."""
+        kwargs.setdefault("layout", self.button_layout)
+        return widgets.Button(description=description, style=self.button_style,
+                              **kwargs).add_class(css_class)
+
+    def html(self, css_class: str, layout: widgets.Layout | None = None) -> widgets.HTML:
+        return widgets.HTML(layout=layout or self.plain, style=self.html_style).add_class(
+            css_class)
+
+
 class Panel(widgets.VBox):
     """A live view of one session: header, summary, older messages (paged), window,
     the turn in progress, and controls (session picker, refresh, send, export, delete).
 
+    A compact chat view: the messages scroll in an area of bounded height that keeps
+    the newest message in view (a ``column-reverse`` flex box: no JavaScript), with
+    the prompt and Send below it; colours are JupyterLab theme variables.
+
     ``send(session_id, text) -> reply`` runs a chat turn; without it the prompt box is
-    disabled. ``namespace`` is where Export puts DataFrames (default: the IPython
-    user namespace).
+    disabled. ``model_label`` is a string or a function returning one (asked at each
+    render, so a notebook can keep it current). ``namespace`` is where Export puts
+    DataFrames (default: the IPython user namespace). :meth:`follow` points an open
+    panel at another Memory object (after a reconnect).
     """
+
+    progress_interval = 1.0  # seconds between looks at background work while it shows
 
     def __init__(
         self,
         memory: Memory,
         session_id: str | None = None,
         *,
-        model_label: str = "",
+        model_label: ModelLabel = "",
         send: SendFunction | None = None,
         page_size: int = 20,
         namespace: MutableMapping[str, Any] | None = None,
@@ -79,7 +131,7 @@ class Panel(widgets.VBox):
         super().__init__()
         self.add_class("mhp-panel")
         self.memory = memory
-        self.model_label = model_label
+        self._model_label: ModelLabel = model_label
         self.page_size = max(1, int(page_size))
         self.min_interval = min_interval
         self.session_id = session_id if session_id else self._latest_session()
@@ -89,10 +141,15 @@ class Panel(widgets.VBox):
         self._partial: str | None = None  # the AI reply being streamed
         self._pending_human: str | None = None  # the prompt of a turn sent from the panel
         self._snapshot = SessionSnapshot(None, None, 0, 0, ())
+        self._deleted: str | None = None  # the shown session, deleted while shown
+        self._last_seen: tuple[str | None, bool] = (None, False)  # (session, had messages)
+        self._progress_shown: tuple[str, ...] = ()
         self._render_lock = threading.RLock()
         self._state_lock = threading.Lock()
         self._dirty_full = False
+        self._dirty_header = False
         self._timer: threading.Timer | None = None
+        self._progress_timer: threading.Timer | None = None
         self._last_flush = 0.0
         self._closed = False
         self._syncing_picker = False
@@ -101,6 +158,21 @@ class Panel(widgets.VBox):
         self.refresh()
 
     # -- public API ---------------------------------------------------------------
+
+    @property
+    def model_label(self) -> str:
+        """The model shown in the header (a callable label is asked now)."""
+        label = self._model_label
+        if callable(label):
+            try:
+                label = label()
+            except Exception as exc:  # a broken label must not break the panel
+                return f"(unknown: {type(exc).__name__}: {exc})"
+        return "" if label is None else str(label)
+
+    @model_label.setter
+    def model_label(self, value: ModelLabel) -> None:
+        self._model_label = value
 
     def refresh(self) -> None:
         """Re-read the session from the memory and re-render everything now."""
@@ -122,17 +194,56 @@ class Panel(widgets.VBox):
         self.session_id = session_id or None
         self.page_start = None
         self._partial = self._pending_human = None
+        self._deleted, self._last_seen = None, (None, False)
         self._hide_confirm()
         self.refresh()
+
+    def follow(self, memory: Memory, session_id: str | None = None) -> None:
+        """Show this panel's session (or ``session_id``) from ``memory`` from now on: stop
+        listening to the old Memory object (typically closed by a reconnect), listen to
+        the new one and re-render with its settings (window size, backend)."""
+        with self._render_lock:
+            if memory is not self.memory:
+                self._unsubscribe()
+                self.memory = memory
+                self._unsubscribe = (memory.subscribe(self._on_event) if not self._closed
+                                     else _nothing)
+                self._partial = None
+                self._deleted, self._last_seen = None, (None, False)
+        if session_id and session_id != self.session_id:
+            self.show_session(session_id)
+        else:
+            self.refresh()
+
+    def as_text(self) -> str:
+        """The panel as plain text (what shows where widgets cannot render)."""
+        try:
+            text = render_text(self.memory, self.session_id)
+        except Exception as exc:  # a closed memory: still say what this was
+            return (f"motorhead panel: session {self.session_id or '(none)'}"
+                    f" (cannot read the memory: {type(exc).__name__}: {exc})")
+        if self._deleted is not None and self._deleted == self.session_id:
+            text += f"\n{deleted_text(self._deleted)}"
+        return text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The widget for frontends that render it, plain text for the rest (nbconvert,
+        GitHub, terminals) instead of ipywidgets' ``Panel(children=(...`` repr."""
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is None:
+            return None
+        data["text/plain"] = self.as_text()
+        return data
 
     def close(self) -> None:
         """Stop listening to the memory and close every child widget."""
         self._closed = True
         self._unsubscribe()
         with self._state_lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            for timer in (self._timer, self._progress_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._timer = self._progress_timer = None
         for widget in list(descendants(self))[1:]:
             widget.close()
         super().close()
@@ -141,66 +252,101 @@ class Panel(widgets.VBox):
 
     def _build(self) -> None:
         W = widgets  # noqa: N806 - short alias for the many constructors below
-        self._header = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-header-box")
-        self._picker = W.Dropdown(description="session", layout=W.Layout(width="auto"))
+        shared = _Shared()
+        button, html_widget = shared.button, shared.html
+
+        def row() -> widgets.Layout:
+            return W.Layout(align_items="center", flex_flow="row wrap", overflow="visible")
+
+        self._style = W.HTML(style_html(), layout=W.Layout(display=_HIDDEN),
+                             style=shared.html_style).add_class("mhp-style")
+        self._header = html_widget("mhp-header-box", shared.full_width)
+        self._picker = W.Dropdown(description="session", style={"description_width": "initial"},
+                                  layout=W.Layout(width="260px", min_width="140px",
+                                                  flex="0 1 auto"))
         self._picker.add_class("mhp-picker")
         self._picker.observe(self._on_pick, names="value")
-        self._refresh_button = W.Button(description="Refresh", icon="refresh",
-                                        tooltip="Re-read the session").add_class("mhp-refresh")
+        self._refresh_button = button("Refresh", "mhp-refresh", icon="refresh",
+                                      tooltip="Re-read the session")
         self._refresh_button.on_click(lambda _: self.refresh())
-        self._delete_button = W.Button(description="Delete…", icon="trash",
-                                       button_style="danger").add_class("mhp-delete")
+        self._export_name = W.Text(value="df", description="export to",
+                                   style={"description_width": "initial"},
+                                   layout=W.Layout(width="140px", flex="0 0 auto"))
+        self._export_name.add_class("mhp-export-name")
+        self._export_button = button("Export DataFrame", "mhp-export", icon="table",
+                                     tooltip="Put the session's messages into a DataFrame")
+        self._export_button.on_click(self._on_export)
+        self._delete_button = button("Delete…", "mhp-delete", icon="trash",
+                                     button_style="danger")
         self._delete_button.on_click(self._ask_delete)
-        self._confirm_label = W.HTML()
-        self._confirm_button = W.Button(description="Confirm delete",
-                                        button_style="danger").add_class("mhp-confirm")
+        toolbar = W.HBox([self._picker, self._refresh_button, self._export_name,
+                          self._export_button, self._delete_button], layout=row())
+        toolbar.add_class("mhp-toolbar")
+
+        self._confirm_label = html_widget("mhp-confirm-label")
+        self._confirm_button = button("Confirm delete", "mhp-confirm", button_style="danger")
         self._confirm_button.on_click(self._confirm_delete)
-        self._cancel_button = W.Button(description="Cancel").add_class("mhp-cancel")
+        self._cancel_button = button("Cancel", "mhp-cancel")
         self._cancel_button.on_click(lambda _: self._hide_confirm())
         self._confirm_box = W.HBox([self._confirm_label, self._confirm_button,
-                                    self._cancel_button]).add_class("mhp-confirm-box")
+                                    self._cancel_button], layout=row())
+        self._confirm_box.add_class("mhp-confirm-box")
         _show(self._confirm_box, False)
-        toolbar = W.HBox([self._picker, self._refresh_button, self._delete_button])
 
-        self._summary = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-summary-box")
-        self._older_button = W.Button(description="◀ older",
-                                      layout=W.Layout(width="auto")).add_class("mhp-older-button")
+        self._first_button = button("|◀", "mhp-first-button", tooltip="Oldest page (#0)")
+        self._first_button.on_click(lambda _: self._page_to(0))
+        self._older_button = button("◀", "mhp-older-button", tooltip="Older page")
         self._older_button.on_click(lambda _: self._page(-1))
-        self._newer_button = W.Button(description="newer ▶",
-                                      layout=W.Layout(width="auto")).add_class("mhp-newer-button")
+        self._page_label = html_widget("mhp-page-label", W.Layout(
+            flex="1 1 auto", min_width="0", overflow="hidden"))
+        self._newer_button = button("▶", "mhp-newer-button", tooltip="Newer page")
         self._newer_button.on_click(lambda _: self._page(+1))
-        self._page_label = W.HTML().add_class("mhp-page-label")
-        self._pager = W.HBox([self._older_button, self._page_label, self._newer_button])
-        self._older = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-older")
-        self._window_label = W.HTML()
-        self._window = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-window")
-        self._streaming = W.HTML(layout=W.Layout(width="100%")).add_class("mhp-stream")
+        self._last_button = button("▶|", "mhp-last-button",
+                                   tooltip="Newest page (just before the window)")
+        self._last_button.on_click(lambda _: self._page_to(None))
+        self._pager = W.HBox([self._first_button, self._older_button, self._page_label,
+                              self._newer_button, self._last_button],
+                             layout=W.Layout(align_items="center", overflow="hidden"))
+        self._pager.add_class("mhp-pager")
+
+        # _older and _streaming are hidden one by one: layouts of their own.
+        self._older = html_widget("mhp-older", W.Layout(width="100%"))
+        self._summary = html_widget("mhp-summary-box", shared.full_width)
+        self._window_label = html_widget("mhp-window-label", shared.full_width)
+        self._window = html_widget("mhp-window", shared.full_width)
+        self._streaming = html_widget("mhp-stream", W.Layout(width="100%"))
+        # Oldest at the top, newest at the bottom; the reversed flex direction of the
+        # scroll box makes its bottom the start of scrolling: the browser keeps the newest
+        # message in view as content grows, and keeps the reader's place if scrolled up.
+        body = W.VBox([self._older, self._summary, self._window_label, self._window,
+                       self._streaming], layout=W.Layout(flex="0 0 auto", overflow="visible"))
+        body.add_class("mhp-body")
+        self._scroll = W.Box([body], layout=W.Layout(
+            display="flex", flex_flow="column-reverse", max_height=SCROLL_MAX_HEIGHT,
+            overflow="auto", width="100%"))
+        self._scroll.add_class("mhp-scroll")
 
         self._prompt = W.Textarea(placeholder="Message (Send runs a turn)",
-                                  layout=W.Layout(width="80%", height="60px"))
+                                  layout=W.Layout(flex="1 1 auto", width="auto",
+                                                  height="56px"))
         self._prompt.add_class("mhp-prompt")
-        self._send_button = W.Button(description="Send", icon="paper-plane",
-                                     button_style="primary").add_class("mhp-send")
+        self._send_button = button("Send", "mhp-send", icon="paper-plane",
+                                   button_style="primary", layout=W.Layout(
+                                       width="auto", min_width="80px", flex="0 0 auto"))
         self._send_button.on_click(self._on_send)
-        self._send_hint = W.HTML()
+        self._send_hint = html_widget("mhp-send-hint")
         if self._send_turn is None:
             self._prompt.disabled = self._send_button.disabled = True
             self._send_hint.value = note_html("Sending needs a chat model: use %motorhead panel,"
-                                          " or Panel(memory, sid, send=...).")
-        prompt_row = W.HBox([self._prompt, self._send_button])
-
-        self._export_name = W.Text(value="df", description="export to",
-                                   layout=W.Layout(width="240px")).add_class("mhp-export-name")
-        self._export_button = W.Button(description="Export DataFrame",
-                                       icon="table").add_class("mhp-export")
-        self._export_button.on_click(self._on_export)
-        export_row = W.HBox([self._export_name, self._export_button])
-        self._status = W.HTML().add_class("mhp-status")
+                                              " or Panel(memory, sid, send=...).")
+        prompt_row = W.HBox([self._prompt, self._send_button],
+                            layout=W.Layout(align_items="center", overflow="visible"))
+        prompt_row.add_class("mhp-prompt-row")
+        self._status = html_widget("mhp-status")
 
         self.children = [
-            self._header, toolbar, self._confirm_box, self._summary, self._pager, self._older,
-            self._window_label, self._window, self._streaming, prompt_row, self._send_hint,
-            export_row, self._status,
+            self._style, self._header, toolbar, self._confirm_box, self._pager, self._scroll,
+            prompt_row, self._send_hint, self._status,
         ]
 
     # -- live updates -------------------------------------------------------------
@@ -208,14 +354,21 @@ class Panel(widgets.VBox):
     def _on_event(self, event: str, session_id: str) -> None:
         if self._closed:
             return
+        if event == "progress":  # a fold advanced a chunk: only the header changes
+            if session_id == self.session_id:
+                self._request(full=False, header=True)
+            return
         if session_id == self.session_id and event in ("write", "delete"):
             self._partial = None  # the streamed turn (if any) is now stored, or gone
+            if event == "delete":
+                self._deleted = session_id
         self._request(full=True)
 
-    def _request(self, full: bool) -> None:
+    def _request(self, full: bool, header: bool = False) -> None:
         """Coalesce: flush now if the last flush is old enough, else once, later."""
         with self._state_lock:
             self._dirty_full |= full
+            self._dirty_header |= header
             if self._timer is not None:
                 return  # the scheduled flush will see this change too
             wait = self._last_flush + self.min_interval - time.monotonic()
@@ -232,6 +385,7 @@ class Panel(widgets.VBox):
                 self._timer.cancel()
             self._timer = None
             full, self._dirty_full = self._dirty_full or force_full, False
+            header, self._dirty_header = self._dirty_header, False
             self._last_flush = time.monotonic()
         if self._closed:
             return
@@ -240,34 +394,91 @@ class Panel(widgets.VBox):
                 if full:
                     self._render()
                 else:
+                    if header:
+                        self._render_header()
                     self._render_stream()
             except Exception as exc:  # a failing store must not break the caller's write
                 self._set_status(f"Could not read the memory: {type(exc).__name__}: {exc}",
                                  error=True)
 
+    def _watch_progress(self) -> None:
+        """While background work shows, look again now and then: its end sends no event
+        of its own, and a retry's countdown moves."""
+        with self._state_lock:
+            if self._closed or self._progress_timer is not None:
+                return
+            timer = threading.Timer(self.progress_interval, self._progress_tick)
+            timer.daemon = True
+            self._progress_timer = timer
+        timer.start()
+
+    def _progress_tick(self) -> None:
+        with self._state_lock:
+            self._progress_timer = None
+        if self._closed:
+            return
+        try:
+            now = tuple(progress_lines(self.memory, self.session_id))
+        except Exception:  # a closed memory: nothing runs any more
+            now = ()
+        if now != self._progress_shown:
+            self._request(full=not now, header=True)  # work that ended: re-read everything
+        elif now:
+            self._watch_progress()
+
     # -- rendering ----------------------------------------------------------------
+
+    def _track_deleted(self, snap: SessionSnapshot) -> str | None:
+        """The shown session if it was deleted while shown (a delete event, or a session
+        that had messages and is gone now); None once it has messages again."""
+        sid = snap.session_id
+        gone = sid is not None and snap.message_count == 0 and sid not in snap.session_ids
+        if not gone:
+            self._deleted = None
+        elif self._last_seen == (sid, True):
+            self._deleted = sid
+        self._last_seen = (sid, snap.message_count > 0)
+        return self._deleted if self._deleted == sid and sid is not None else None
 
     def _render(self) -> None:
         snap = snapshot(self.memory, self.session_id)
         self._snapshot = snap
+        deleted = self._track_deleted(snap)
         self._sync_picker()
-        self._header.value = header_html(self.memory, snap, self.model_label)
+        self._render_header()
         view = snap.view
-        self._summary.value = summary_html(view.summary if view else None,
-                                           view.context if view else None)
-        self._render_older(snap)
-        shown = len(view.messages) if view else 0
-        self._window_label.value = note_html(
-            f"Window: the newest {shown} unsummarized message(s) the model sees"
-            f" (at most {self.memory.window_size})")
-        self._window.value = messages_html(view.messages if view else [], True,
-                                           "No messages in the window yet.")
+        if deleted is not None:
+            self._summary.value = self._older.value = self._window_label.value = ""
+            _show(self._pager, False)
+            _show(self._older, False)
+            self._window.value = deleted_html(deleted)
+        else:
+            self._summary.value = summary_html(view.summary if view else None,
+                                               view.context if view else None)
+            self._render_older(snap)
+            shown = len(view.messages) if view else 0
+            self._window_label.value = divider_html(
+                f"window: the newest {shown} unsummarized message(s) the model sees"
+                f" (at most {self.memory.window_size})")
+            self._window.value = messages_html(view.messages if view else [], True,
+                                               "No messages in the window yet.")
         self._render_stream()
-        has_session = snap.session_id is not None
+        has_session = snap.session_id is not None and deleted is None
         self._delete_button.disabled = not has_session
         self._export_button.disabled = not has_session
         if self._send_turn is not None:
-            self._send_button.disabled = not has_session or self._pending_human is not None
+            self._send_button.disabled = (snap.session_id is None
+                                          or self._pending_human is not None)
+
+    def _render_header(self) -> None:
+        snap = self._snapshot
+        deleted = self._deleted if self._deleted == snap.session_id else None
+        progress = tuple(progress_lines(self.memory, snap.session_id))
+        self._progress_shown = progress
+        self._header.value = header_html(self.memory, snap, self.model_label, progress,
+                                         deleted)
+        if progress:
+            self._watch_progress()
 
     def _page_bounds(self, window_start: int) -> tuple[int, int]:
         last_page = max(0, window_start - self.page_size)
@@ -283,12 +494,12 @@ class Panel(widgets.VBox):
             return
         start, end = self._page_bounds(older)
         page = self.memory.history(snap.session_id, start, end - start)
-        self._page_label.value = note_html(
-            f"older messages #{start}–#{end - 1} of {older:,} before the window")
-        self._older_button.disabled = start == 0
-        self._newer_button.disabled = end >= older
+        self._page_label.value = (
+            f'<div class="mhp-page-label">older messages #{start:,}–#{end - 1:,} of {older:,}'
+            " before the window</div>")
+        self._first_button.disabled = self._older_button.disabled = start == 0
+        self._newer_button.disabled = self._last_button.disabled = end >= older
         self._older.value = messages_html(page, False, "")
-
     def _render_stream(self) -> None:
         parts = []
         if self._pending_human is not None:
@@ -315,9 +526,7 @@ class Panel(widgets.VBox):
         return ids[-1] if ids else None
 
     def _set_status(self, text: str, error: bool = False) -> None:
-        color = "#b91c1c" if error else "#374151"
-        self._status.value = (f'<span style="color:{color}">{html.escape(text, quote=False)}</span>'
-                              if text else "")
+        self._status.value = note_html(text, error)
 
     # -- controls -----------------------------------------------------------------
 
@@ -327,9 +536,13 @@ class Panel(widgets.VBox):
 
     def _page(self, direction: int) -> None:
         start, _ = self._page_bounds(self._snapshot.window_start)
-        new_start = max(0, start + direction * self.page_size)
+        self._page_to(max(0, start + direction * self.page_size))
+
+    def _page_to(self, start: int | None) -> None:
+        """Show the page of older messages from ``start`` (None: the newest page, which
+        then follows the window as it moves on)."""
         last_page = max(0, self._snapshot.window_start - self.page_size)
-        self.page_start = None if new_start >= last_page else new_start
+        self.page_start = None if start is None or start >= last_page else start
         self.refresh()
 
     def _on_send(self, _button: Any = None) -> None:
@@ -393,6 +606,10 @@ class Panel(widgets.VBox):
     def _hide_confirm(self) -> None:
         _show(self._confirm_box, False)
         self._confirm_label.value = ""
+
+
+def _nothing() -> None:
+    return None
 
 
 def _user_namespace() -> MutableMapping[str, Any] | None:

@@ -20,14 +20,76 @@ from ..memory import Memory
 from ..records import MemoryView, Message, Summary, role_kind
 from .render import shorten
 
-_BUBBLE_STYLE = {
-    "human": "margin-left:18%;background:#dbeafe;border-color:#93c5fd",
-    "ai": "margin-right:18%;background:#f3f4f6;border-color:#d1d5db",
-    "other": "margin:0 9%;background:#fef9c3;border-color:#fde047",
-}
-_BOX = ("border:1px solid;border-radius:10px;padding:4px 10px;margin-top:4px;margin-bottom:4px;"
-        "white-space:pre-wrap;word-wrap:break-word;color:#111827")
-_META = "font-size:11px;color:#6b7280"
+# Every colour is a JupyterLab theme variable with a light fallback (for frontends that do
+# not define it), so the panel follows the light and dark themes. One stylesheet per panel
+# (an HTML widget holding a <style> element) instead of inline styles on every bubble:
+# it also keeps the widget state small.
+_FONT = "var(--jp-ui-font-color1, rgba(0, 0, 0, 0.87))"
+_MUTED = "var(--jp-ui-font-color2, rgba(0, 0, 0, 0.54))"
+_BG = "var(--jp-layout-color1, white)"
+_BG2 = "var(--jp-layout-color2, #eeeeee)"
+_BORDER = "var(--jp-border-color2, #e0e0e0)"
+_BRAND = "var(--jp-brand-color1, #1976d2)"
+_WARN = "var(--jp-warn-color1, #f57c00)"
+_ERROR = "var(--jp-error-color1, #d32f2f)"
+_CONTENT = "var(--jp-content-font-color1, rgba(0, 0, 0, 0.87))"
+
+
+def _tint(colour: str, percent: int) -> str:
+    """``colour`` mixed into the page background: a tint that works on light and dark."""
+    return f"color-mix(in srgb, {colour} {percent}%, {_BG})"
+
+
+SCROLL_MAX_HEIGHT = "420px"  # the message area; the rest of the panel is a few rows
+
+PANEL_CSS = f"""
+.mhp-panel {{ background: {_BG}; color: {_FONT}; border: 1px solid {_BORDER};
+  border-radius: 6px; padding: 4px 6px; box-sizing: border-box;
+  font-family: var(--jp-ui-font-family, system-ui, sans-serif);
+  font-size: var(--jp-ui-font-size1, 13px); }}
+.mhp-panel code {{ color: {_FONT}; background: {_BG2}; padding: 0 3px; border-radius: 3px;
+  font-size: inherit; }}
+.mhp-head {{ line-height: 1.5; padding: 2px 2px 4px; }}
+.mhp-head .mhp-kv {{ display: inline-block; margin-right: 12px; overflow-wrap: anywhere; }}
+.mhp-key, .mhp-meta, .mhp-note {{ color: {_MUTED}; font-size: var(--jp-ui-font-size0, 11px); }}
+.mhp-note {{ line-height: 1.4; }}
+.mhp-progress {{ color: {_FONT}; border-left: 3px solid {_WARN}; padding: 1px 6px;
+  margin-top: 2px; background: {_tint(_WARN, 12)}; }}
+.mhp-gone {{ color: {_ERROR}; font-weight: 600; }}
+.mhp-error {{ color: {_ERROR}; }}
+.mhp-page-label {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  color: {_MUTED}; font-size: var(--jp-ui-font-size0, 11px); text-align: center; }}
+.mhp-scroll {{ border-top: 1px solid {_BORDER}; border-bottom: 1px solid {_BORDER};
+  background: {_BG}; }}
+.mhp-list {{ display: flex; flex-direction: column; padding: 2px 4px; }}
+.mhp-msg {{ box-sizing: border-box; max-width: 85%; margin: 3px 0; padding: 3px 9px;
+  border: 1px solid {_BORDER}; border-radius: 10px; line-height: 1.45;
+  white-space: pre-wrap; overflow-wrap: anywhere; color: {_CONTENT};
+  font-size: var(--jp-content-font-size1, 14px); }}
+.mhp-msg.mhp-human {{ align-self: flex-end; background: {_BG2};
+  background: {_tint(_BRAND, 16)}; border-color: {_tint(_BRAND, 45)}; }}
+.mhp-msg.mhp-ai {{ align-self: flex-start; background: {_BG2}; }}
+.mhp-msg.mhp-other {{ align-self: center; background: {_BG2};
+  background: {_tint(_WARN, 14)}; border-color: {_tint(_WARN, 45)}; }}
+.mhp-msg.mhp-old {{ opacity: 0.7; }}
+.mhp-msg.mhp-streaming, .mhp-msg.mhp-pending {{ border-style: dashed; }}
+.mhp-msg .mhp-meta {{ display: block; }}
+.mhp-summary {{ margin: 4px 4px; padding: 3px 9px; border-left: 3px solid {_BRAND};
+  background: {_BG2}; color: {_CONTENT}; white-space: pre-wrap; overflow-wrap: anywhere;
+  line-height: 1.45; font-size: var(--jp-content-font-size1, 14px); }}
+.mhp-summary .mhp-meta {{ display: block; }}
+.mhp-summary-text {{ display: block; max-height: 9em; overflow-y: auto; }}
+.mhp-divider {{ display: flex; align-items: center; gap: 6px; margin: 4px 4px 0;
+  line-height: 1.4; color: {_MUTED}; font-size: var(--jp-ui-font-size0, 11px); }}
+.mhp-divider::before, .mhp-divider::after {{ content: ""; flex: 1; border-top: 1px dashed
+  {_BORDER}; }}
+.mhp-empty {{ color: {_MUTED}; padding: 6px 4px; line-height: 1.4; }}
+"""
+
+
+def style_html() -> str:
+    """The panel's stylesheet, as the value of one (hidden) HTML widget."""
+    return f"<style>{' '.join(PANEL_CSS.split())}</style>"
 
 
 @dataclass(frozen=True)
@@ -82,56 +144,76 @@ def message_state(message: Message, in_window: bool) -> str:
     return "summarized" if message.summarized else "outside window, not summarized"
 
 
+def bubble_kind(role: str) -> str:
+    kind = role_kind(role)
+    return kind if kind in ("human", "ai") else "other"
+
+
 def bubble_html(message: Message, state: str) -> str:
-    kind = role_kind(message.role)
-    kind = kind if kind in ("human", "ai") else "other"
-    dim = "" if state == "window" else "opacity:0.65;"
-    meta = (f"#{message.seq} · {html.escape(message.role)} · {message.tokens} tokens · "
+    old = "" if state == "window" else " mhp-old"
+    meta = (f"#{message.seq} · {message.role} · {message.tokens} tokens · "
             f"{when(message.created_at)}" + ("" if state == "window" else f" · {state}"))
     return (
-        f'<div class="mhp-msg mhp-{kind}" data-seq="{message.seq}" '
-        f'style="{_BOX};{_BUBBLE_STYLE[kind]};{dim}">'
-        f'<div style="{_META}">{meta}</div>'
-        f'<div class="mhp-content">{html.escape(shorten(message.content))}</div></div>'
+        f'<div class="mhp-msg mhp-{bubble_kind(message.role)}{old}" data-seq="{message.seq}">'
+        f'<span class="mhp-meta">{html.escape(meta)}</span>'
+        f'<span class="mhp-content">{html.escape(shorten(message.content))}</span></div>'
     )
 
 
 def messages_html(messages: Sequence[Message], in_window: bool, empty: str) -> str:
     if not messages:
-        return f'<div style="{_META}">{html.escape(empty)}</div>'
-    return "".join(bubble_html(m, message_state(m, in_window)) for m in messages)
+        return f'<div class="mhp-empty">{html.escape(empty)}</div>' if empty else ""
+    bubbles = "".join(bubble_html(m, message_state(m, in_window)) for m in messages)
+    return f'<div class="mhp-list">{bubbles}</div>'
+
+
+def _live_bubble(kind: str, extra: str, meta: str, text: str) -> str:
+    return (f'<div class="mhp-list"><div class="mhp-msg mhp-{kind} {extra}">'
+            f'<span class="mhp-meta">{meta}</span>'
+            f'<span class="mhp-content">{html.escape(shorten(text))}</span></div></div>')
 
 
 def streaming_html(partial: str) -> str:
-    return (
-        f'<div class="mhp-msg mhp-ai mhp-streaming" style="{_BOX};{_BUBBLE_STYLE["ai"]};'
-        f'border-style:dashed"><div style="{_META}">AI · replying…</div>'
-        f'<div class="mhp-content">{html.escape(shorten(partial))}</div></div>'
-    )
+    return _live_bubble("ai", "mhp-streaming", "AI · replying…", partial)
 
 
 def pending_human_html(text: str) -> str:
     """The prompt of a turn sent from the panel, shown until the turn is stored."""
-    return (
-        f'<div class="mhp-msg mhp-human mhp-pending" style="{_BOX};{_BUBBLE_STYLE["human"]};'
-        f'border-style:dashed"><div style="{_META}">Human · sending…</div>'
-        f'<div class="mhp-content">{html.escape(shorten(text))}</div></div>'
-    )
+    return _live_bubble("human", "mhp-pending", "Human · sending…", text)
 
 
-def header_html(memory: Memory, snap: SessionSnapshot, model_label: str) -> str:
-    rows = [
+def header_html(memory: Memory, snap: SessionSnapshot, model_label: str,
+                progress: Sequence[str] = (), deleted: str | None = None) -> str:
+    """Session, model, window size and backend on one wrapped line; the totals; what
+    runs in the background (``progress``: one line each); or that the session is gone."""
+    pairs = [
         ("session", snap.session_id or "(none: pick one or write to a session first)"),
-        ("backend", memory.url),
         ("model", model_label or "(not set)"),
         ("window size", str(memory.window_size)),
+        ("backend", memory.url),
     ]
     cells = "".join(
-        f'<tr><td style="{_META};padding-right:8px">{name}</td>'
-        f"<td><code>{html.escape(value)}</code></td></tr>"
-        for name, value in rows
+        f'<span class="mhp-kv"><span class="mhp-key">{name}</span> '
+        f"<code>{html.escape(value)}</code></span>"
+        for name, value in pairs
     )
-    return f'<table class="mhp-header">{cells}</table>{totals_html(snap)}'
+    lines = [f'<div class="mhp-header">{cells}</div>']
+    if deleted is not None:
+        lines.append(f'<div class="mhp-gone">{html.escape(deleted_text(deleted))}</div>')
+    else:
+        lines.append(totals_html(snap))
+    lines += [f'<div class="mhp-progress">{html.escape(text)}</div>' for text in progress]
+    return f'<div class="mhp-head">{"".join(lines)}</div>'
+
+
+def deleted_text(session_id: str) -> str:
+    return f"session {session_id} was deleted"
+
+
+def deleted_html(session_id: str) -> str:
+    return (f'<div class="mhp-empty"><span class="mhp-gone">{html.escape(deleted_text(session_id))}'
+            "</span>: nothing left to show. Pick another session, or send a message to start"
+            " it again.</div>")
 
 
 def totals_html(snap: SessionSnapshot) -> str:
@@ -141,23 +223,26 @@ def totals_html(snap: SessionSnapshot) -> str:
     text = (f"{plural(snap.message_count, 'message')} · window {plural(shown, 'message')}, "
             f"{snap.window_tokens:,} tokens · {plural(snap.summary_count, 'summary')}, "
             f"{spent:,} LLM tokens spent summarizing")
-    return f'<div class="mhp-totals" style="{_META}">{html.escape(text)}</div>'
+    return f'<div class="mhp-totals mhp-meta">{html.escape(text)}</div>'
 
 
 def summary_html(summary: Summary | None, context: str | None) -> str:
     if summary is None and not context:
-        return f'<div class="mhp-summary" style="{_META}">No summary yet.</div>'
+        return '<div class="mhp-divider">No summary yet.</div>'
     covers = (f"covers messages #0–#{summary.through_seq}" if summary and summary.through_seq >= 0
               else "covers no messages (set by a client)")
     made = f"made {when(summary.created_at)}" if summary else ""
     spent = f" · {summary.tokens_used} tokens spent" if summary else ""
     text = context if context is not None else summary.context if summary else ""
     return (
-        f'<div class="mhp-summary" style="border-left:4px solid #a78bfa;padding:4px 10px;'
-        f'background:#f5f3ff;white-space:pre-wrap;color:#111827">'
-        f'<div style="{_META}">Running summary · {covers} · {made}{spent}</div>'
-        f'<div class="mhp-summary-text">{html.escape(shorten(text))}</div></div>'
+        f'<div class="mhp-summary"><span class="mhp-meta">Running summary · {covers} · '
+        f'{made}{spent}</span><span class="mhp-summary-text">{html.escape(shorten(text))}'
+        "</span></div>"
     )
+
+
+def divider_html(text: str) -> str:
+    return f'<div class="mhp-divider">{html.escape(text)}</div>'
 
 
 def render_text(memory: Memory, session_id: str | None, *, older: int = 0) -> str:
@@ -174,6 +259,7 @@ def render_text(memory: Memory, session_id: str | None, *, older: int = 0) -> st
         f"window tokens {snap.window_tokens:,} · summary tokens spent "
         f"{snap.view.tokens if snap.view else 0:,}",
     ]
+    lines += [f"background: {text}" for text in progress_lines(memory, snap.session_id)]
     view = snap.view
     if view is None:
         return "\n".join(lines)
@@ -192,13 +278,21 @@ def render_text(memory: Memory, session_id: str | None, *, older: int = 0) -> st
     return "\n".join(lines)
 
 
+def progress_lines(memory: Memory, session_id: str | None) -> list[str]:
+    """What background summarization of the session is doing now, one line each."""
+    if session_id is None:
+        return []
+    return [p.describe() for p in memory.progress(session_id)]
+
+
 def _text_line(message: Message) -> str:
     tag = " [summarized]" if message.summarized else ""
     return f"#{message.seq} {message.role} ({message.tokens} tok){tag}: {shorten(message.content)}"
 
 
-def note_html(text: str) -> str:
-    return f'<span style="{_META}">{html.escape(text)}</span>'
+def note_html(text: str, error: bool = False) -> str:
+    kind = "mhp-note mhp-error" if error else "mhp-note"
+    return f'<span class="{kind}">{html.escape(text, quote=False)}</span>' if text else ""
 
 
 def descendants(widget: Any) -> Iterator[Any]:
@@ -214,5 +308,6 @@ def descendants(widget: Any) -> Iterator[Any]:
 
 def widget_state_bytes(widget: Any) -> int:
     """JSON size of the state of ``widget`` and everything inside it: what the browser
-    receives when it is displayed."""
-    return sum(len(json.dumps(w.get_state(), default=str)) for w in descendants(widget))
+    receives when it is displayed (a model shared by several widgets is sent once)."""
+    models = {id(w): w for w in descendants(widget)}
+    return sum(len(json.dumps(w.get_state(), default=str)) for w in models.values())
