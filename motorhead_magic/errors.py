@@ -8,6 +8,9 @@ keeps its kind across the wire.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class MotorheadError(Exception):
     """Base of every error this package raises on purpose."""
@@ -82,3 +85,10 @@ _BY_STATUS: dict[int, type[MotorheadError]] = {
 def error_from_status(status: int, message: str) -> MotorheadError:
     """The error a client raises for an HTTP error answer (the inverse of the table)."""
     return _BY_STATUS.get(status, MotorheadError)(message)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'session'?"`` when ``word`` is close to one of ``choices``: the
+    one suggestion helper for every error message that names something unknown."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import settings
-from ..errors import ModelUnavailable
+from ..errors import ModelUnavailable, did_you_mean
 from ..memory.summarizer import CHUNK_TOKENS, DEFAULT_SUMMARY_PROMPT, Summarizer
 from .local import (
     INSTALL_LOCAL,
     LOCAL,
+    LOCAL_GGUF,
     LOCAL_LABEL,
     LOCAL_SUMMARY_PROMPT,
     LocalChatModel,
@@ -51,6 +52,54 @@ class ResolvedModel:
 def is_chat_model(value: Any) -> bool:
     """Anything LangChain-shaped that can answer a list of messages."""
     return callable(getattr(value, "stream", None)) and callable(getattr(value, "invoke", None))
+
+
+@dataclass(frozen=True)
+class ModelOption:
+    """One model a notebook could use now (``%motorhead models``)."""
+
+    name: str  # what --model / %motorhead model takes
+    kind: str
+    status: str
+    ready: bool
+
+
+def _is_listed_chat_model(value: Any) -> bool:
+    """A chat model held in a variable (or one bound with arguments); prompts and other
+    runnables also have ``invoke``/``stream`` but are not models."""
+    from langchain_core.language_models import BaseChatModel
+
+    return isinstance(value, BaseChatModel) or isinstance(getattr(value, "bound", None),
+                                                          BaseChatModel)
+
+
+def model_options(namespace: Mapping[str, Any] | None = None) -> list[ModelOption]:
+    """Every model usable here, and what the ones that are not usable need."""
+    openai_ready = settings.openai_key_set() or settings.openai_base_url() is not None
+    options = [
+        ModelOption(LOCAL, f"offline, in-process ({LOCAL_GGUF})",
+                    "ready" if local_available() else f"not installed: {INSTALL_LOCAL}",
+                    local_available()),
+        ModelOption(DEFAULT_OPENAI_MODEL, "OpenAI (any model name works)"
+                    + (" at OPENAI_BASE_URL" if settings.openai_base_url() else ""),
+                    "ready" if openai_ready else "needs OPENAI_API_KEY (or OPENAI_BASE_URL)",
+                    openai_ready),
+    ]
+    for name, value in (namespace or {}).items():
+        if not name.startswith("_") and _is_listed_chat_model(value):
+            options.append(ModelOption(name, f"variable: {type(value).__name__}", "ready",
+                                       True))
+    return options
+
+
+def _unknown(name: str, namespace: Mapping[str, Any] | None) -> ModelUnavailable:
+    options = model_options(namespace)
+    usable = ", ".join(o.name for o in options if o.ready) or "none"
+    hint = did_you_mean(name, [o.name for o in options] + [v for v in namespace or {}
+                                                           if v.isidentifier()])
+    return ModelUnavailable(f"no variable or model {name!r}{hint} (usable now: {usable}; "
+                            "OpenAI model names need OPENAI_API_KEY; %motorhead models lists"
+                            " them)")
 
 
 # -- OpenAI and compatible servers ------------------------------------------------------
@@ -129,6 +178,9 @@ def resolve_model(
                                    "not a LangChain chat model")
         return ResolvedModel(with_temperature(value, temperature),
                              f"{name} ({type(value).__name__})")
+    if not name.startswith("openai:") and not (settings.openai_key_set()
+                                               or settings.openai_base_url()):
+        raise _unknown(name, namespace)
     name = name.removeprefix("openai:")
     label = f"openai:{name}" + (" @ compatible server" if settings.openai_base_url() else "")
     return ResolvedModel(openai_model(name, temperature=temperature, max_tokens=max_tokens),

@@ -13,6 +13,8 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
+from ..errors import did_you_mean
+
 
 class HelpShown(Exception):
     """``--help`` was printed; the magic should return quietly."""
@@ -24,7 +26,14 @@ class MagicArgumentParser(argparse.ArgumentParser):
                          allow_abbrev=False, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        """One line: what is wrong, a suggestion for a mistyped flag, where help is
+        (``%%motorhead --help`` cannot work: IPython refuses a cell magic without a body)."""
+        if message.startswith("unrecognized arguments: "):
+            first = message.removeprefix("unrecognized arguments: ").split()[0]
+            if first.startswith("-"):
+                message += did_you_mean(first, self._option_string_actions)
+        where = "%motorhead help" if self.prog.startswith("%%") else f"{self.prog} --help"
+        raise UsageError(f"{self.prog}: {message} (see {where})")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if status:
@@ -63,10 +72,12 @@ def cell_parser() -> MagicArgumentParser:
         "output and is the cell's value; the Human and AI messages are stored together "
         "once the reply is complete.",
     )
-    parser.add_argument("--session", help="session id for this turn (default: the bound one)")
-    parser.add_argument("--model", help='"local", an OpenAI model name, or a variable '
+    parser.add_argument("--session", metavar="ID",
+                        help="session id for this turn (default: the bound one)")
+    parser.add_argument("--model", metavar="M", help='"local", an OpenAI model name, or a variable '
                         "holding a LangChain chat model (this turn only)")
-    parser.add_argument("--temperature", type=temperature, help="sampling temperature, 0-2")
+    parser.add_argument("--temperature", type=temperature, metavar="T",
+                        help="sampling temperature, 0-2")
     parser.add_argument("--no-stream", dest="stream", action="store_false", default=None,
                         help="wait for the whole reply instead of streaming it")
     parser.add_argument("-o", "--output", type=identifier, metavar="VAR",

@@ -14,13 +14,19 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from traitlets import Bool, Int, Unicode, observe, validate
+from traitlets import Bool, Int, TraitError, Unicode, observe, validate
 
-from ..errors import MotorheadError, TurnInterrupted
+from ..errors import MotorheadError, TurnInterrupted, did_you_mean
 from ..memory import Memory, check_session_id
 from .args import HelpShown, cell_parser
 from .render import is_kernel
 from .state import NotebookState, one_line
+
+
+def _complete(shell: Any, event: Any) -> list[str]:
+    from .commands.registry import completions
+
+    return completions(event.line)
 
 
 @magics_class
@@ -49,11 +55,41 @@ class MotorheadMagics(Magics):
         # Before the traits are configured: the url validator already needs the state.
         self.state = NotebookState(self, shell.user_ns if shell is not None else {},
                                    kernel=is_kernel(shell))
+        self._refused: UsageError | None = None
         super().__init__(shell=shell, **kwargs)
+        if shell is not None:
+            shell.events.register("post_run_cell", self._report_refused_config)
+            for name in ("%motorhead", "%%motorhead"):
+                shell.set_hook("complete_command", _complete, str_key=name)
 
     @observe("url", "window_size", "summary_model")
     def _backend_changed(self, change: dict[str, Any]) -> None:
         self.state.close()
+
+    def update_config(self, config: Any) -> None:
+        """``%config MotorheadMagics.NAME = value``: an unknown name or a bad value fails
+        the cell with one line (IPython's ``%config`` would only log it); see
+        :meth:`_report_refused_config`."""
+        section = config.get(type(self).__name__, {})
+        names = self.trait_names(config=True)
+        unknown = [name for name in section if name not in names]
+        if unknown:
+            self._refused = UsageError(
+                f"MotorheadMagics has no setting {unknown[0]!r}{did_you_mean(unknown[0], names)}"
+                f" (settings: {', '.join(sorted(names))})")
+            return
+        try:
+            super().update_config(config)
+        except TraitError as exc:
+            self._refused = UsageError(f"%config MotorheadMagics: {one_line(exc)}")
+
+    def _report_refused_config(self, result: Any) -> None:
+        """After the cell: show a refused ``%config`` and mark the cell failed, so that
+        Run All stops there as it does for any error."""
+        refused, self._refused = self._refused, None
+        if refused is not None and result is not None and result.error_in_exec is None:
+            self.shell.show_usage_error(refused)
+            result.error_in_exec = refused
 
     @validate("url")
     def _keep_the_password_out(self, proposal: dict[str, Any]) -> str | None:

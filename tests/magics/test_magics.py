@@ -147,7 +147,28 @@ def test_no_model_anywhere_names_the_three_ways(ip, monkeypatch):
 
 def test_openai_model_name_without_key_is_a_usage_error(ip):
     with pytest.raises(UsageError, match="model 'gpt-4o' needs OPENAI_API_KEY"):
-        turn(ip, "hi", "--model gpt-4o")
+        turn(ip, "hi", "--model openai:gpt-4o")
+
+
+def test_an_unknown_model_names_what_is_usable_now(ip, chat):
+    """Before: ``--model nosuchmodel`` told the user to install the local model, even
+    when it was installed."""
+    ip.user_ns["mistral_chat"] = chat
+    with pytest.raises(UsageError) as error:
+        turn(ip, "hi", "--model mistral_chta")
+    message = str(error.value)
+    assert message.startswith("no variable or model 'mistral_chta'; did you mean 'mistral_chat'?")
+    assert "usable now: " in message and "mistral_chat" in message
+    assert "pip install" not in message
+    assert stored(ip) == []
+
+
+def test_models_lists_what_is_usable(ip, chat, capsys):
+    ip.run_line_magic("motorhead", "models")
+    out = capsys.readouterr().out
+    assert "chat" in out and "RecordingChat" in out and "ready" in out
+    assert "gpt-4o-mini" in out and "needs OPENAI_API_KEY" in out
+    assert "local" in out
 
 
 @pytest.mark.parametrize("text", [

@@ -108,8 +108,9 @@ def test_memory_shows_summary_and_window(ip, chat):
 def test_export_and_sessions_are_dataframes(ip, chat):
     turn(ip, "hi im bob")
     turn(ip, "hello", "--session other")
-    frame = line(ip, "export -o df")
-    assert isinstance(frame, pd.DataFrame) and ip.user_ns["df"] is frame
+    assert line(ip, "export -o df") is None  # -o stores quietly (before: it also printed)
+    frame = ip.user_ns["df"]
+    assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == ["session_id", "seq", "role", "content", "tokens",
                                    "created_at", "summarized", "metadata"]
     assert frame["content"].tolist() == ["hi im bob", "Hi Bob, nice to meet you."]
@@ -119,8 +120,24 @@ def test_export_and_sessions_are_dataframes(ip, chat):
     summaries = line(ip, "export --summaries")
     assert list(summaries.columns)[:3] == ["session_id", "through_seq", "context"]
     assert summaries.empty
-    sessions = line(ip, "sessions -o s")
-    assert sorted(sessions["session_id"]) == ["default", "other"] and ip.user_ns["s"] is sessions
+    assert line(ip, "sessions -o s") is None
+    sessions = ip.user_ns["s"]
+    assert sessions["session_id"].tolist() == ["other", "default"]  # newest first
+    assert line(ip, "sessions")["session_id"].tolist() == ["other", "default"]
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("%config MotorheadMagics.window_size = 0", "should not be less than 1"),
+    ("%config MotorheadMagics.windowsize = 3", "did you mean 'window_size'?"),
+    ("%config MotorheadMagics.stream = 'maybe'", "expected a boolean"),
+])
+def test_a_bad_config_value_fails_the_cell(ip, text, needle):
+    """Before: IPython's %config only logged the error, and the cell succeeded."""
+    result = ip.run_cell(text)
+    assert isinstance(result.error_in_exec, UsageError) and not result.success
+    assert needle in str(result.error_in_exec)
+    assert ip.run_cell("%config MotorheadMagics.window_size = 5").success
+    assert magics(ip).window_size == 5
 
 
 def test_delete(ip, chat, capsys):
@@ -296,3 +313,18 @@ def test_panel_opens_without_a_model_and_send_says_why(ip, monkeypatch):
     assert panel._prompt.value == "hello?"  # nothing typed is lost
     assert magics(ip).memory.history("default") == []
     panel.close()
+
+
+@pytest.mark.parametrize(("typed", "line", "expected"), [
+    ("ses", "%motorhead ses", ["session", "sessions"]),
+    ("--se", "%motorhead export --se", ["--session"]),
+    ("--al", "%motorhead export --al", ["--all"]),
+    ("--no", "%%motorhead --no", ["--no-stream"]),
+    ("mod", "%motorhead mod", ["model", "models"]),
+])
+def test_tab_completes_subcommands_and_flags(ip, typed, line, expected):
+    from IPython.core.completer import provisionalcompleter
+
+    with provisionalcompleter():  # the API Jupyter's kernel uses
+        found = [c.text for c in ip.Completer.completions(line, len(line))]
+    assert set(expected) <= set(found)  # beside IPython's own (Python names)

@@ -96,3 +96,16 @@ def _set_prompt(state: NotebookState, text: str) -> None:
         raise UsageError(f"no variable {text!r}; a template text needs {{human_input}}")
     state.prompt_choice_override = check_template(text.replace("\\n", "\n"))
     print("prompt set")
+
+
+@command("models", "List the chat models usable now: local, OpenAI, variables holding one.")
+def models(state: NotebookState, args: argparse.Namespace) -> None:
+    from ...chat.models import model_options
+
+    options = model_options(state.user_ns)
+    width = max(len(o.name) for o in options)
+    kind = max(len(o.kind) for o in options)
+    current = state.model_choice() or "(default)"
+    print(f"current: {current}")
+    for option in options:
+        print(f"  {option.name:<{width}}  {option.kind:<{kind}}  {option.status}")

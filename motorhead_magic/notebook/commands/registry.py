@@ -14,8 +14,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ...errors import MotorheadError
-from ..args import HelpShown, MagicArgumentParser, identifier
+from ...errors import MotorheadError, did_you_mean
+from ..args import HelpShown, MagicArgumentParser, cell_parser, identifier
 from ..state import NotebookState, one_line
 
 Run = Callable[[NotebookState, argparse.Namespace], Any]
@@ -80,20 +80,30 @@ def command(name: str, help: str, *arguments: Argument,
     return register
 
 
-CELL_USAGE = "%%motorhead [--session ID] [--model M] [--temperature T] [--no-stream] [-o VAR]"
 SETTINGS = ("model, summary_model, window_size, session, url, stream, prompt, max_tokens, "
             "traceback")
+
+
+def cell_help() -> list[str]:
+    """The cell magic's usage and flags, from its parser (``%%motorhead --help`` cannot
+    be asked: IPython refuses a cell magic without a body)."""
+    parser = cell_parser()
+    usage = " ".join(parser.format_usage().removeprefix("usage: ").split())
+    lines = [usage.replace(" [-h]", ""),
+             "    the rest of the cell is your message, sent as written: never"
+             " {var}-interpolated; the reply is the cell's value"]
+    for action in parser._actions:
+        if action.help and action.option_strings and "-h" not in action.option_strings:
+            flags = ", ".join(action.option_strings)
+            metavar = f" {action.metavar or action.dest.upper()}" if action.nargs != 0 else ""
+            lines.append(f"  {flags + metavar:<18}{action.help}")
+    return lines
 
 
 def overview() -> str:
     names = [*COMMANDS, "help"]
     width = max(len(name) for name in names)
-    lines = [
-        CELL_USAGE,
-        "    the rest of the cell is your message; the reply is the cell's value",
-        "",
-        "%motorhead SUBCOMMAND ...   (each takes --help)",
-    ]
+    lines = [*cell_help(), "", "%motorhead SUBCOMMAND ...   (each takes --help)"]
     lines += [f"  {name:<{width}}  {c.help}" for name, c in COMMANDS.items()]
     lines += [f"  {'help':<{width}}  Show this overview.",
               "", f"Settings: %config MotorheadMagics  ({SETTINGS})"]
@@ -117,9 +127,27 @@ def run_line(state: NotebookState, line: str) -> Any:
         return None
     found = COMMANDS.get(name)
     if found is None:
-        raise UsageError(f"unknown subcommand {name!r}; one of: "
-                         f"{', '.join([*COMMANDS, 'help'])} (see %motorhead help)")
+        names = [*COMMANDS, "help"]
+        hint = did_you_mean(name, names) or f"; one of: {', '.join(names)}"
+        raise UsageError(f"unknown subcommand {name!r}{hint} (see %motorhead help)")
     try:
         return found(state, rest)
     except HelpShown:
         return None
+
+
+def completions(line: str) -> list[str]:
+    """Tab completion of ``%motorhead`` subcommands and of every command's flags (and of
+    the cell magic's flags); IPython keeps those that start with the typed word."""
+    words = line.split()
+    typing_first = len(words) == 1 or (len(words) == 2 and not line.endswith(" "))
+    if words and words[0] == "%%motorhead":
+        return _flags(cell_parser())
+    if typing_first:
+        return [*COMMANDS, "help"]
+    found = COMMANDS.get(words[1]) if len(words) > 1 else None
+    return _flags(found.parser()) if found else []
+
+
+def _flags(parser: MagicArgumentParser) -> list[str]:
+    return [flag for flag in parser._option_string_actions if flag.startswith("--")]

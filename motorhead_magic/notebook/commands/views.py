@@ -63,14 +63,21 @@ def export(state: NotebookState, args: argparse.Namespace) -> Any:
     session_id = None if args.all else session_of(state, args)
     frame = (state.memory.summaries_dataframe(session_id) if args.summaries
              else state.memory.to_dataframe(session_id))
-    if args.output:
-        state.user_ns[args.output] = frame
-    return frame
+    return stored_or_shown(state, frame, args.output)
 
 
-@command("sessions", "Every session as a pandas DataFrame.", output("DataFrame"))
+@command("sessions", "Every session as a pandas DataFrame, most recently written first.",
+         output("DataFrame"))
 def sessions(state: NotebookState, args: argparse.Namespace) -> Any:
     frame = state.memory.sessions_dataframe()
-    if args.output:
-        state.user_ns[args.output] = frame
+    frame = frame.iloc[::-1].reset_index(drop=True)  # newest first, as the sidebar lists them
+    return stored_or_shown(state, frame, args.output)
+
+
+def stored_or_shown(state: NotebookState, frame: Any, output: str | None) -> Any:
+    """``-o VAR`` stores the DataFrame quietly (as JupySQL's ``<<`` does); without it the
+    DataFrame is the line's value and shows."""
+    if output:
+        state.user_ns[output] = frame
+        return None
     return frame
