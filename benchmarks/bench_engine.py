@@ -141,6 +141,9 @@ def main() -> None:
         print(f"get() speed-up vs {theirs}.messages: {ratio:.0f}x")
     print(f"add() p50 ratio ours/SQLChatMessageHistory: "
           f"{p50['ours (SQLite) add(turn)'] / p50['SQLChatMessageHistory.add_messages(turn)']:.2f}")
+    theirs_add = p50["RedisChatMessageHistory.add_messages(turn)"]
+    print(f"add() p50 ratio ours/RedisChatMessageHistory: "
+          f"{p50['ours (Redis) add(turn)'] / theirs_add:.2f}")
     print()
     print(f"{'batched append (100 messages a call)':58} {'msgs/s':>9}")
     for name, rate in throughput.items():

@@ -1,13 +1,16 @@
 """Server throughput and latency on loopback, against a bare Starlette endpoint (run by hand).
 
     python benchmarks/bench_server.py [--clients 32] [--requests 4000] [--seconds 20]
+                                      [--baseline /path/to/another/checkout]
 
 Starts, as separate processes: a bare Starlette/uvicorn app answering a constant
 JSON; ``motorhead-magic serve`` over the embedded SQLite store; and (when
 ``redis-server`` is installed) over Redis. A load generator in another process
 (keep-alive ``http.client`` connections on ``--clients`` threads, bounded by count
 and time) measures requests/s and p50/p99 for GET and POST memory, and prints
-each as a ratio of the bare endpoint measured in the same run.
+each as a ratio of the bare endpoint measured in the same run. With ``--baseline``,
+servers run from another checkout too (say, a clone at the previous commit), in the
+same interleaved rounds, so a before/after comparison shares the machine's state.
 """
 
 from __future__ import annotations
@@ -122,14 +125,16 @@ def measure(port: int, method: str, path: str, args: argparse.Namespace) -> dict
 # -- the servers ----------------------------------------------------------------------------
 
 
-def start_ours(store: str, tmp: Path, threads: int | None) -> tuple[subprocess.Popen, int]:
+def start_ours(store: str, tmp: Path, threads: int | None,
+               repo: Path = REPO) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp), "MOTORHEAD_MODEL": "none"}
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp), "MOTORHEAD_MODEL": "none",
+           "PYTHONPATH": str(repo)}
     env.pop("MOTORHEAD_API_KEY", None)
     extra = ["--threads", str(threads)] if threads else []
     proc = subprocess.Popen([sys.executable, "-m", "motorhead_magic", "serve", "--store", store,
                              "--port", str(port), "--model", "none", "--log-level", "warning",
-                             *extra], cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+                             *extra], cwd=repo, env=env, stderr=subprocess.DEVNULL)
     wait_for(port, proc)
     seed = http.client.HTTPConnection("127.0.0.1", port)
     seed.request("POST", "/sessions/bench/memory", body=json.dumps({"messages": WINDOW}),
@@ -155,6 +160,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="scenarios run interleaved this many times; medians are shown")
     parser.add_argument("--threads", type=int, default=None, help="passed to serve --threads")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout to measure in the same rounds (before/after)")
     parser.add_argument("--load", nargs=3, metavar=("PORT", "METHOD", "PATH"))
     args = parser.parse_args()
     if args.load:
@@ -171,20 +178,25 @@ def main() -> None:
         procs.append(subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)]))
         wait_for(port, procs[-1])
         scenarios.append(("bare Starlette constant JSON", port, "GET", "/sessions/bench/memory"))
-        stores = [("sqlite", f"sqlite:///{tmp / 'bench.db'}")]
         redis_binary = shutil.which("redis-server")
+        redis_port = free_port()
         if redis_binary:
-            redis_port = free_port()
             procs.append(subprocess.Popen(
                 [redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no"], stdout=subprocess.DEVNULL))
             wait_for(redis_port, procs[-1])
-            stores.append(("redis", f"redis://127.0.0.1:{redis_port}/0"))
-        for name, store in stores:
-            proc, port = start_ours(store, tmp, args.threads)
-            procs.append(proc)
-            scenarios.append((f"GET memory ({name})", port, "GET", "/sessions/bench/memory"))
-            scenarios.append((f"POST memory ({name})", port, "POST", "/sessions/b{i}/memory"))
+        trees = [("", REPO)] + ([(" baseline", args.baseline.resolve())] if args.baseline else [])
+        for db, (label, repo) in enumerate(trees):
+            stores = [("sqlite", f"sqlite:///{tmp / f'bench{db}.db'}")]
+            if redis_binary:
+                stores.append(("redis", f"redis://127.0.0.1:{redis_port}/{db}"))
+            for name, store in stores:
+                proc, port = start_ours(store, tmp, args.threads, repo)
+                procs.append(proc)
+                scenarios.append((f"GET memory ({name}){label}", port, "GET",
+                                  "/sessions/bench/memory"))
+                scenarios.append((f"POST memory ({name}){label}", port, "POST",
+                                  "/sessions/b{i}/memory"))
         for _, port, method, path in scenarios:  # warm-up: connections, caches, JIT-free
             measure(port, method, path, argparse.Namespace(**{**vars(args), "requests": 300}))
         results: dict[str, list[dict]] = {name: [] for name, *_ in scenarios}
@@ -202,10 +214,10 @@ def main() -> None:
     base = stat(scenarios[0][0], "rps")
     print(f"{args.clients} concurrent clients, loopback, up to {args.requests} requests or"
           f" {args.seconds:g}s per scenario, median of {args.rounds} interleaved rounds\n")
-    print(f"{'scenario':30} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs bare':>8} {'errors':>6}")
+    print(f"{'scenario':39} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs bare':>8} {'errors':>6}")
     for name, *_ in scenarios:
         errors = sum(r["errors"] for r in results[name])
-        print(f"{name:30} {stat(name, 'rps'):7.0f} {stat(name, 'p50_ms'):7.1f}"
+        print(f"{name:39} {stat(name, 'rps'):7.0f} {stat(name, 'p50_ms'):7.1f}"
               f" {stat(name, 'p99_ms'):7.1f} {stat(name, 'rps') / base:8.2f} {errors:6d}")
 
 

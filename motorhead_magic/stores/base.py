@@ -1,11 +1,14 @@
 """The storage protocol every backend implements (SQLite, Redis).
 
 Stores are dumb and atomic: each method is one transaction (or one Lua
-script). Policy (window size, when to fold, leases' length) lives in the
-engine. The two primitives that make folding safe across processes are here:
-a lease (so one worker folds a session at a time) and a compare-and-set on
-the summary list (so a fold lands only on the state it was computed from, and
-never on a session deleted or re-created meanwhile: ``epoch`` changes then).
+script). Writes of one process that wait at the same moment may share a
+transaction or a round trip (group commit, ``group.py``), each still all or
+nothing and acknowledged only once durable. Policy (window size, when to fold,
+leases' length) lives in the engine. The two primitives that make folding safe
+across processes are here: a lease (so one worker folds a session at a time)
+and a compare-and-set on the summary list (so a fold lands only on the state it
+was computed from, and never on a session deleted or re-created meanwhile:
+``epoch`` changes then).
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ class Store(Protocol):
         namespace: str | None = None,
     ) -> int:
         """Append in order (and first replace the current summary text by ``context``
-        when given); returns the session's last seq. One transaction."""
+        when given); returns the session's last seq. All or nothing, durable on return
+        (concurrent appends may share one transaction)."""
 
     def view(self, session_id: str, limit: int) -> MemoryView:
         """The newest ``limit`` messages after the summary point, and the summary."""
@@ -65,7 +69,8 @@ class Store(Protocol):
         """``view`` for an event loop: inline on a local store, awaited over the network."""
 
     def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
-        """Messages with ``seq >= start``, chronological, at most ``limit``."""
+        """Messages with ``seq >= start``, chronological, at most ``limit``; any
+        ``start`` past the log (even past a 64-bit integer) gives an empty list."""
 
     def summaries(self, session_id: str) -> list[Summary]: ...
 
@@ -97,4 +102,6 @@ class Store(Protocol):
         """Every message (of one session or all) as columns named :data:`EXPORT_COLUMNS`,
         ``created_at`` in UTC microseconds; for fast DataFrame building."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Safe from any thread while others call: later calls raise
+        :class:`~motorhead_magic.errors.StoreUnavailable` ("closed")."""

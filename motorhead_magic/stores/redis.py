@@ -11,6 +11,12 @@ the server whatever the number of clients. Keys (``{p}`` is the prefix,
 - ``{p}:s:{id}:ns``    set of namespaces the session was written under
 - ``{p}:s:{id}:lease`` the fold lease (``SET NX PX``)
 - ``{p}:sessions`` / ``{p}:ns:{ns}``  sorted sets scored by ``{p}:clock`` (write order)
+
+Appends of this process's threads that wait at the same moment go to Redis in
+one pipeline (``group.py``): one round trip for all, each still its own script.
+Only a failure to reach Redis (connection, timeout, a server loading, out of
+memory or read-only) is a :class:`StoreUnavailable`; any other error answer is
+a bug (ours, or a foreign key in our prefix) and is raised as it is.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ from ..records import (
 )
 from ..settings import redact
 from .base import FoldState, columns_from_messages
+from .group import GroupCommit, Write
+
+INT64_MAX = 2**63 - 1  # Redis' largest list index
+# Error answers that mean "Redis cannot take this now" (not "this call is wrong").
+UNAVAILABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS",
+                       "TRYAGAIN", "CLUSTERDOWN", "NOAUTH")
 
 # KEYS: meta, msgs, sums, ns-set, sessions, clock, [ns zset]
 # ARGV: epoch-if-new, now, context-or-empty, has-context, namespace-or-empty, messages...
@@ -52,8 +64,9 @@ if ARGV[4] == '1' then
   redis.call('HINCRBY', meta, 'summary_count', 1)
 end
 local count = #ARGV - 5
-if count > 0 then
-  redis.call('RPUSH', msgs, unpack(ARGV, 6))
+-- in slices: unpack() of more than ~8,000 values overflows Lua's C stack
+for first = 6, #ARGV, 1000 do
+  redis.call('RPUSH', msgs, unpack(ARGV, first, math.min(first + 999, #ARGV)))
 end
 local last = redis.call('HINCRBY', meta, 'last_seq', count)
 redis.call('HSET', meta, 'last_write', ARGV[2])
@@ -126,9 +139,19 @@ class RedisStore:
             ) from None
         self.url = redact(url)
         self.prefix = prefix
+        self.commits = 0  # append round trips (each carries one or more appends)
         self._raw_url, self._timeout = url, timeout
+        self._closed = False
         self._async_view: tuple[asyncio.AbstractEventLoop, Any] | None = None
-        self._errors = (redis.RedisError, OSError)
+        exceptions = redis.exceptions
+        self._unavailable_errors = (
+            exceptions.ConnectionError, exceptions.TimeoutError, OSError,
+            exceptions.OutOfMemoryError, exceptions.ReadOnlyError, exceptions.TryAgainError,
+            exceptions.ClusterDownError, exceptions.MasterDownError,
+            exceptions.NoPermissionError, exceptions.InvalidResponse,
+        )
+        self._response_error = exceptions.ResponseError
+        self._no_script = exceptions.NoScriptError
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=False
         )
@@ -137,13 +160,32 @@ class RedisStore:
         self._view = self._redis.register_script(VIEW)
         self._history = self._redis.register_script(HISTORY)
         self._release = self._redis.register_script(RELEASE)
+        self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"))
         self._call(self._redis.ping)
 
+    def _unavailable(self, why: object) -> StoreUnavailable:
+        return StoreUnavailable(f"Redis at {self.url} failed: {why}")
+
+    def _error(self, exc: BaseException) -> BaseException:
+        """The error to raise for ``exc``: :class:`StoreUnavailable` when Redis cannot be
+        reached or cannot take writes now; any other error answer unchanged (a bug)."""
+        if isinstance(exc, self._unavailable_errors):
+            return self._unavailable(exc)
+        if isinstance(exc, self._response_error) and str(exc).startswith(
+                UNAVAILABLE_REPLIES):
+            return self._unavailable(exc)
+        return exc
+
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._closed:
+            raise StoreUnavailable(f"Redis store {self.url} is closed")
         try:
             return fn(*args, **kwargs)
-        except self._errors as exc:
-            raise StoreUnavailable(f"Redis at {self.url} failed: {exc}") from exc
+        except Exception as exc:
+            error = self._error(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     def _key(self, session_id: str, part: str) -> str:
         return f"{self.prefix}:s:{session_id}:{part}"
@@ -166,6 +208,9 @@ class RedisStore:
                        utc_from_micros(d["created_at"]))
 
     def close(self) -> None:
+        """Later calls raise :class:`StoreUnavailable`; calls in flight on other threads
+        end with it (their sockets close) or with their answer."""
+        self._closed = True
         self._redis.close()
 
     # -- writes ----------------------------------------------------------------------
@@ -177,6 +222,13 @@ class RedisStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
+        if self._closed:
+            raise StoreUnavailable(f"Redis store {self.url} is closed")
+        return self._group.submit(self._append_op(session_id, messages, context, namespace))
+
+    def _append_op(self, session_id: str, messages: Sequence[NewMessage], context: str | None,
+                   namespace: str | None) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of one APPEND script call."""
         now = now_micros()
         rows = [
             json.dumps({"role": m.role, "content": m.content, "tokens": m.tokens,
@@ -188,7 +240,49 @@ class RedisStore:
                  f"{self.prefix}:ns:{namespace or ''}", session_id]
         args = [uuid.uuid4().hex, now, context or "", "1" if context is not None else "0",
                 namespace or "", *rows]
-        return int(self._call(self._append, keys=keys, args=args))
+        return keys, args
+
+    def _commit(self, batch: list[Write]) -> None:
+        """The group commit's leader: every waiting append in one pipeline (one round
+        trip); each append is still one script, atomic by itself."""
+        if self._closed:
+            for write in batch:
+                write.fail(StoreUnavailable(f"Redis store {self.url} is closed"))
+            return
+        if len(batch) == 1:  # the plain call (it loads the script when Redis lacks it)
+            keys, args = batch[0].op
+            try:
+                batch[0].ok(int(self._call(self._append, keys=keys, args=args)))
+            except Exception as exc:
+                batch[0].fail(exc)
+            else:
+                self.commits += 1
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for write in batch:
+            keys, args = write.op
+            pipe.execute_command("EVALSHA", self._append.sha, len(keys), *keys, *args)
+        try:
+            answers = self._call(pipe.execute, raise_on_error=False)
+        except Exception as exc:  # Redis unreachable: the outcome of each is unknown
+            for write in batch:
+                write.fail(exc)
+            return
+        self.commits += 1
+        again = []
+        for write, answer in zip(batch, answers):
+            if isinstance(answer, self._no_script):  # not run: Redis lost its scripts
+                again.append(write)
+            elif isinstance(answer, Exception):
+                write.fail(self._error(answer))
+            else:
+                write.ok(int(answer))
+        if again:
+            self._commit_singly(again)
+
+    def _commit_singly(self, batch: list[Write]) -> None:
+        for write in batch:
+            self._commit([write])
 
     def delete(self, session_id: str) -> None:
         namespaces = self._call(self._redis.smembers, self._key(session_id, "ns"))
@@ -235,6 +329,8 @@ class RedisStore:
     async def aview(self, session_id: str, limit: int) -> MemoryView:
         """:meth:`view` for an event loop (the server's GET): the round trip is awaited
         instead of holding a worker thread, which doubled GET throughput."""
+        if self._closed:
+            raise StoreUnavailable(f"Redis store {self.url} is closed")
         loop = asyncio.get_running_loop()
         if self._async_view is None or self._async_view[0] is not loop:
             import redis.asyncio
@@ -246,8 +342,11 @@ class RedisStore:
         keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums")]
         try:
             raw = await self._async_view[1](keys=keys, args=[limit])
-        except self._errors as exc:
-            raise StoreUnavailable(f"Redis at {self.url} failed: {exc}") from exc
+        except Exception as exc:
+            error = self._error(exc)
+            if error is exc:
+                raise
+            raise error from exc
         return self._parse_view(session_id, raw)
 
     def _parse_view(self, session_id: str, raw: Any) -> MemoryView:
@@ -261,9 +360,9 @@ class RedisStore:
                           int(tokens), summary)
 
     def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
-        stop = -1 if limit is None else start + limit - 1
-        if limit == 0:
+        if limit == 0 or start > INT64_MAX:  # past any index Redis can hold: as past the end
             return []
+        stop = -1 if limit is None or start + limit - 1 > INT64_MAX else start + limit - 1
         keys = [self._key(session_id, "meta"), self._key(session_id, "msgs")]
         raw = self._call(self._history, keys=keys, args=[start, stop])
         if not raw:

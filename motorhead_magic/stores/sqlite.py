@@ -2,11 +2,19 @@
 
 WAL lets readers run beside a writer; ``BEGIN IMMEDIATE`` plus a busy timeout
 serialises writers across processes, and each public write is one transaction.
-Connections are per thread (and per process, so a fork never shares one).
+
+Connections come from a small pool: each call checks one out and returns it, so
+the number open is bounded by the calls running at once (plus a few idle ones),
+whatever the threads do, and ``close()`` only ever closes a connection nobody is
+using (a busy one is closed by its user when it comes back). The writes of this
+process go through a group commit (``group.py``): the writes waiting at one
+moment share one transaction, and each has one deadline (the busy timeout) for
+its whole wait, in this process's queue and on SQLite's lock together.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -14,10 +22,12 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import StoreUnavailable
 from ..records import (
@@ -30,6 +40,7 @@ from ..records import (
     utc_from_micros,
 )
 from .base import EXPORT_COLUMNS, FoldState
+from .group import GroupCommit, Write
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -77,6 +88,40 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 
 MESSAGE_COLUMNS = "session_id, seq, role, content, tokens, created_at, metadata"
+INT64_MAX = 2**63 - 1  # SQLite's largest integer: a seq or a count never exceeds it
+MAX_IDLE = 4  # pooled connections kept open between calls (more are opened when busy)
+
+
+@cache
+def _schema_columns() -> dict[str, frozenset[str]]:
+    """Each table of :data:`SCHEMA` and its columns (read from a scratch database)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(SCHEMA)
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: frozenset(r[1] for r in conn.execute(f"PRAGMA table_info({t})"))
+                for t in tables}
+    finally:
+        conn.close()
+
+
+def _error_name(exc: sqlite3.Error) -> str:
+    """SQLite's primary error name (``SQLITE_BUSY``...); from the text before Python 3.11."""
+    name = getattr(exc, "sqlite_errorname", None)
+    if name:
+        return name.split("_")[0] + "_" + name.split("_")[1]
+    text = str(exc).lower()
+    for needle, known in (("locked", "SQLITE_BUSY"), ("readonly", "SQLITE_READONLY"),
+                          ("unable to open", "SQLITE_CANTOPEN"), ("is full", "SQLITE_FULL"),
+                          ("malformed", "SQLITE_CORRUPT"), ("not a database", "SQLITE_NOTADB")):
+        if needle in text:
+            return known
+    return "SQLITE_ERROR"
+
+
+def _is_store_error(exc: BaseException) -> bool:
+    """An error of the file or the database (not of our code, which would be a bug)."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.ProgrammingError)
 
 
 def _message(row: tuple, through_seq: int) -> Message:
@@ -106,66 +151,278 @@ class SQLiteStore:
     def __init__(self, path: str | os.PathLike[str], busy_timeout: float = 60.0) -> None:
         self.path = Path(path).expanduser().absolute()
         self.url = f"sqlite://{self.path.as_posix()}"
+        self.read_only = False  # the file cannot be written here: reads only
+        self.commits = 0  # write transactions committed (each holds one or more writes)
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        # Writers of this process queue here instead of in SQLite's busy handler, whose
-        # sleeps (up to 100 ms each) made p99 of concurrent writes ~130 ms.
-        self._write_lock = threading.Lock()
+        self._uri: str | None = None  # how read-only connections open the file
+        self._closed = False
+        self._start_process()
+        self._open()
+
+    def _start_process(self) -> None:
+        """Fresh pool and queue: at open, and in a forked child, which must never use
+        (or close) its parent's connections, nor wait on a parent thread's lock."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()  # guards the pool
+        self._idle: list[sqlite3.Connection] = []
+        self._group = GroupCommit(self._commit, self._queue_timeout)
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {self.path}{' read-only' if self.read_only else ''}>"
+
+    # -- opening ---------------------------------------------------------------------
+
+    def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn().executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+        except OSError as exc:
+            if not self.path.is_file():
+                raise StoreUnavailable(f"cannot open SQLite store {self.path}: "
+                                       f"{exc.strerror or exc}") from None
+        self.read_only = not self._file_writable()
+        if not self.read_only:
+            try:
+                conn = self._connect()
+                try:
+                    conn.executescript(SCHEMA)
+                except BaseException:
+                    conn.close()
+                    raise
+            except sqlite3.Error as exc:
+                # A writable file in a folder where SQLite cannot make its -wal file
+                # (or a file that turned read-only): readable, but not writable here.
+                if not (_error_name(exc) in ("SQLITE_READONLY", "SQLITE_CANTOPEN")
+                        and self.path.stat().st_size > 0):
+                    raise self._unavailable(exc, "cannot open") from None
+                self.read_only = True
+        if self.read_only:
+            conn = self._open_read_only()
+        try:
+            self._check_schema(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._checkin(conn)
 
-    # -- connections and transactions ------------------------------------------------
+    def _file_writable(self) -> bool:
+        """Whether this process can write the file (creating it if needed): SQLite
+        silently opens an unwritable file read-only, and then fails each write."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and self.path.is_file():
+                return False
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: "
+                                   f"{exc.strerror or exc}") from None
+        os.close(fd)
+        return True
 
-    def _conn(self) -> sqlite3.Connection:
-        conn, pid = getattr(self._local, "conn", (None, None))
-        if conn is None or pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None,
-                check_same_thread=False,
-            )
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A read-only connection, and the URI the pool opens later ones with. Without
+        write access to the folder SQLite cannot make the WAL index: then, if no
+        write-ahead log holds pending changes, the file is read as immutable."""
+        base = f"file:{quote(self.path.as_posix())}?mode=ro"
+        wal = self.path.with_name(self.path.name + "-wal")
+        candidates = [base]
+        if not wal.exists() or wal.stat().st_size == 0:
+            candidates.append(base + "&immutable=1")
+        error: sqlite3.Error | None = None
+        for uri in candidates:
+            self._uri = uri
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                error = exc
+                continue
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.Error as exc:
+                conn.close()
+                error = exc
+        assert error is not None
+        raise self._unavailable(error, "cannot open (read-only)") from None
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """A file of another program (same table names, other columns) is refused at
+        open, instead of failing each call with SQL errors."""
+        try:
+            for table, columns in _schema_columns().items():
+                have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                missing = columns - have
+                if missing:
+                    what = (f"has no table {table}" if not have else
+                            f"has a table {table} without {', '.join(sorted(missing))}")
+                    raise StoreUnavailable(
+                        f"SQLite store {self.path} is not a motorhead-magic store: it {what}")
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc, "cannot open") from None
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._uri is not None:
+            return sqlite3.connect(self._uri, uri=True, timeout=self._busy_timeout,
+                                   isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = (conn, os.getpid())
-            with self._lock:
-                self._all.append(conn)
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
-    @contextmanager
-    def _transaction(self, mode: str) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
+    def _checkout(self) -> sqlite3.Connection:
+        """A connection for this call only (from the pool, or a new one)."""
+        if self._pid != os.getpid():
+            self._start_process()
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable(f"SQLite store {self.path} is closed")
+            if self._idle:
+                return self._idle.pop()
         try:
-            conn.execute(f"BEGIN {mode}")
-        except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(f"SQLite store {self.path} is busy: {exc}") from exc
+            return self._connect()
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from None
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        """Back to the pool; closed instead when the store is closed or the pool full
+        (by the thread that used it last, so never under another thread's feet)."""
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        with self._lock:
+            if not (self._closed or conn.in_transaction or len(self._idle) >= MAX_IDLE):
+                self._idle.append(conn)
+                return
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._write_lock, self._transaction("IMMEDIATE") as conn:
-            yield conn
-
-    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self._transaction("DEFERRED")
+            conn.close()
+        except sqlite3.Error:
+            pass
 
     def close(self) -> None:
+        """Safe from any thread at any time: idle connections close now, busy ones when
+        their call ends; every later call raises :class:`StoreUnavailable`."""
         with self._lock:
-            for conn in self._all:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        if self._pid == os.getpid():
+            for conn in idle:
                 try:
                     conn.close()
                 except sqlite3.Error:
                     pass
-            self._all.clear()
-        self._local = threading.local()
+
+    def _unavailable(self, exc: sqlite3.Error, doing: str = "failed") -> StoreUnavailable:
+        """What went wrong with the file, as one line naming it (no SQL, no traceback)."""
+        name = _error_name(exc)
+        if name == "SQLITE_READONLY":
+            return StoreUnavailable(f"SQLite store {self.path} is read-only here: {exc}")
+        if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            return StoreUnavailable(f"SQLite store {self.path} {doing}: the file is damaged or"
+                                    f" not a database ({exc})")
+        return StoreUnavailable(f"SQLite store {self.path} {doing}: {exc}")
+
+    def _lock_timeout(self, where: str) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"SQLite store {self.path}: gave up after {self._busy_timeout:g}s waiting for the"
+            f" write lock ({where})")
+
+    def _queue_timeout(self, write: Write) -> StoreUnavailable:
+        return self._lock_timeout("queued behind this process's writers")
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One consistent read (a deferred transaction) on a pooled connection."""
+        conn = self._checkout()
+        try:
+            conn.execute("BEGIN")
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if _is_store_error(exc):
+                raise self._unavailable(exc) from None
+            raise
+        finally:
+            self._checkin(conn)
+
+    def _write(self, run: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``run(conn)`` in a write transaction, maybe shared with other threads' writes;
+        returns its result once committed."""
+        if self.read_only:
+            raise StoreUnavailable(f"SQLite store {self.path} is read-only here: writes are"
+                                   " refused")
+        if self._pid != os.getpid():
+            self._start_process()
+        if self._closed:
+            raise StoreUnavailable(f"SQLite store {self.path} is closed")
+        return self._group.submit(run, time.monotonic() + self._busy_timeout)
+
+    def _commit(self, batch: list[Write]) -> None:
+        """The group commit's leader: the batch in one transaction, on one connection."""
+        try:
+            conn = self._checkout()
+        except StoreUnavailable as exc:
+            for write in batch:
+                write.fail(exc)
+            return
+        try:
+            self._commit_on(conn, batch)
+        finally:
+            try:  # the pool's readers wait for locks as long as ever
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            except sqlite3.Error:
+                pass
+            self._checkin(conn)
+
+    def _commit_on(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
+        pending = batch
+        while pending:
+            now = time.monotonic()
+            for write in pending:
+                if write.expired(now):
+                    write.fail(self._lock_timeout("held by another connection or process"))
+            pending = [w for w in pending if not w.settled]
+            if not pending:
+                return
+            wait = min(w.deadline or now for w in pending) - now
+            try:  # SQLite's own wait for the lock ends with the first deadline
+                conn.execute(f"PRAGMA busy_timeout = {max(1, int(wait * 1000))}")
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                if _error_name(exc) == "SQLITE_BUSY":  # who expired fails above; others wait
+                    if time.monotonic() < now + wait:
+                        time.sleep(0.001)  # SQLite gave up early: never spin on the lock
+                    continue
+                error = self._unavailable(exc) if _is_store_error(exc) else exc
+                for write in pending:
+                    write.fail(error)
+                return
+            try:
+                results = [write.op(conn) for write in pending]
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if len(pending) == 1:
+                    pending[0].fail(self._unavailable(exc) if _is_store_error(exc) else exc)
+                    return
+                for write in pending:  # one failing write must not fail the others
+                    self._commit_on(conn, [write])
+                return
+            self.commits += 1
+            for write, result in zip(pending, results):
+                write.ok(result)
+            return
 
     # -- writes ----------------------------------------------------------------------
 
@@ -176,8 +433,10 @@ class SQLiteStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
-        now = now_micros()
-        with self._write() as c:
+        rows = [(m.role, m.content, m.tokens, json.dumps(m.metadata)) for m in messages]
+
+        def run(c: sqlite3.Connection) -> int:
+            now = now_micros()  # in the transaction: created_at follows seq across appends
             next_order = "SELECT COALESCE(MAX(write_order), 0) + 1 FROM sessions"
             order = c.execute(next_order).fetchone()[0]
             row = c.execute(
@@ -204,13 +463,10 @@ class SQLiteStore:
                 )
             c.executemany(
                 f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (session_id, last_seq + 1 + i, m.role, m.content, m.tokens, now,
-                     json.dumps(m.metadata))
-                    for i, m in enumerate(messages)
-                ],
+                [(session_id, last_seq + 1 + i, role, content, tokens, now, metadata)
+                 for i, (role, content, tokens, metadata) in enumerate(rows)],
             )
-            last_seq += len(messages)
+            last_seq += len(rows)
             c.execute(
                 "UPDATE sessions SET last_seq = ?, write_order = ?, last_write = ?"
                 " WHERE session_id = ?",
@@ -222,18 +478,22 @@ class SQLiteStore:
                     " DO UPDATE SET write_order = excluded.write_order",
                     (namespace, session_id, order),
                 )
-        return last_seq
+            return last_seq
+
+        return self._write(run)
 
     def delete(self, session_id: str) -> None:
-        with self._write() as c:
+        def run(c: sqlite3.Connection) -> None:
             for table in ("messages", "summaries", "namespaces", "sessions"):
                 c.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
+
+        self._write(run)
 
     def add_summary(
         self, session_id: str, epoch: str, expected_count: int, through_seq: int,
         context: str, tokens_used: int,
     ) -> bool:
-        with self._write() as c:
+        def run(c: sqlite3.Connection) -> bool:
             row = c.execute(
                 "SELECT epoch, summary_count, last_seq FROM sessions WHERE session_id = ?",
                 (session_id,),
@@ -250,11 +510,15 @@ class SQLiteStore:
                 " WHERE session_id = ?",
                 (through_seq, context, tokens_used, session_id),
             )
-        return True
+            return True
+
+        return self._write(run)
 
     def acquire_lease(self, session_id: str, seconds: float) -> str | None:
-        token, now = uuid.uuid4().hex, time.time()
-        with self._write() as c:
+        token = uuid.uuid4().hex
+
+        def run(c: sqlite3.Connection) -> str | None:
+            now = time.time()
             cursor = c.execute(
                 "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE"
                 " SET token = excluded.token, expires_at = excluded.expires_at"
@@ -263,18 +527,23 @@ class SQLiteStore:
             )
             return token if cursor.rowcount == 1 else None
 
+        return self._write(run)
+
     def release_lease(self, session_id: str, token: str) -> None:
-        with self._write() as c:
+        def run(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM leases WHERE session_id = ? AND token = ?", (session_id, token))
+
+        self._write(run)
 
     # -- reads -----------------------------------------------------------------------
 
     def fold_state(self, session_id: str) -> FoldState | None:
-        row = self._conn().execute(
-            "SELECT epoch, last_seq, through_seq, summary_count, context FROM sessions"
-            " WHERE session_id = ?",
-            (session_id,),
-        ).fetchone()
+        with self._read() as c:
+            row = c.execute(
+                "SELECT epoch, last_seq, through_seq, summary_count, context FROM sessions"
+                " WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()
         return FoldState(*row) if row else None
 
     def view(self, session_id: str, limit: int) -> MemoryView:
@@ -306,6 +575,10 @@ class SQLiteStore:
         return self.view(session_id, limit)
 
     def history(self, session_id: str, start: int = 0, limit: int | None = None) -> list[Message]:
+        if start > INT64_MAX:  # past any seq SQLite can hold: an empty page, as past the end
+            return []
+        if limit is None or limit > INT64_MAX:
+            limit = -1  # no limit
         with self._read() as c:
             row = c.execute(
                 "SELECT through_seq FROM sessions WHERE session_id = ?", (session_id,)
@@ -315,58 +588,63 @@ class SQLiteStore:
             rows = c.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ? AND seq >= ?"
                 " ORDER BY seq LIMIT ?",
-                (session_id, start, -1 if limit is None else limit),
+                (session_id, start, limit),
             ).fetchall()
         return [_message(r, row[0]) for r in rows]
 
     def summaries(self, session_id: str) -> list[Summary]:
-        rows = self._conn().execute(
-            "SELECT session_id, through_seq, context, tokens_used, created_at FROM summaries"
-            " WHERE session_id = ? ORDER BY idx",
-            (session_id,),
-        ).fetchall()
+        with self._read() as c:
+            rows = c.execute(
+                "SELECT session_id, through_seq, context, tokens_used, created_at FROM summaries"
+                " WHERE session_id = ? ORDER BY idx",
+                (session_id,),
+            ).fetchall()
         return [_summary(r) for r in rows]
 
     def session_ids(self, namespace: str | None = None) -> list[str]:
-        if namespace is None:
-            rows = self._conn().execute("SELECT session_id FROM sessions ORDER BY write_order")
-        else:
-            rows = self._conn().execute(
-                "SELECT session_id FROM namespaces WHERE namespace = ? ORDER BY write_order",
-                (namespace,),
-            )
-        return [r[0] for r in rows]
+        with self._read() as c:
+            if namespace is None:
+                rows = c.execute("SELECT session_id FROM sessions ORDER BY write_order")
+            else:
+                rows = c.execute(
+                    "SELECT session_id FROM namespaces WHERE namespace = ? ORDER BY write_order",
+                    (namespace,),
+                )
+            return [r[0] for r in rows]
 
     def session_infos(self, window_size: int,
                       ids: Sequence[str] | None = None) -> list[SessionInfo]:
+        window_size = min(window_size, INT64_MAX)
         query = (
             "SELECT s.session_id, s.last_seq + 1, s.summary_count, s.last_write,"
             " (SELECT COALESCE(SUM(m.tokens), 0) FROM messages m WHERE m.session_id = s.session_id"
             "  AND m.seq > MAX(s.through_seq, s.last_seq - ?)), s.write_order FROM sessions s"
         )
-        if ids is None:
-            rows = self._conn().execute(query + " ORDER BY s.write_order", (window_size,))
-        else:
-            wanted = list(dict.fromkeys(ids))
-            rows = []
-            for i in range(0, len(wanted), 500):  # stay far below SQLite's variable limit
-                chunk = wanted[i : i + 500]
-                marks = ", ".join("?" * len(chunk))
-                rows += self._conn().execute(
-                    f"{query} WHERE s.session_id IN ({marks})", (window_size, *chunk)
-                ).fetchall()
-            rows.sort(key=lambda r: r[5])
+        with self._read() as c:
+            if ids is None:
+                rows = c.execute(query + " ORDER BY s.write_order", (window_size,)).fetchall()
+            else:
+                wanted = list(dict.fromkeys(ids))
+                rows = []
+                for i in range(0, len(wanted), 500):  # stay far below SQLite's variable limit
+                    chunk = wanted[i : i + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    rows += c.execute(
+                        f"{query} WHERE s.session_id IN ({marks})", (window_size, *chunk)
+                    ).fetchall()
+                rows.sort(key=lambda r: r[5])
         return [SessionInfo(r[0], r[1], r[2], utc_from_micros(r[3]), r[4]) for r in rows]
 
     def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
         where, params = ("WHERE m.session_id = ?", (session_id,)) if session_id else ("", ())
         with _gc_paused():  # a million row tuples would otherwise trigger many full GC passes
-            rows = self._conn().execute(
-                "SELECT m.session_id, m.seq, m.role, m.content, m.tokens, m.created_at,"
-                " m.metadata, m.seq <= s.through_seq FROM messages m JOIN sessions s"
-                f" USING (session_id) {where} ORDER BY m.session_id, m.seq",
-                params,
-            ).fetchall()
+            with self._read() as c:
+                rows = c.execute(
+                    "SELECT m.session_id, m.seq, m.role, m.content, m.tokens, m.created_at,"
+                    " m.metadata, m.seq <= s.through_seq FROM messages m JOIN sessions s"
+                    f" USING (session_id) {where} ORDER BY m.session_id, m.seq",
+                    params,
+                ).fetchall()
             columns = dict(zip(EXPORT_COLUMNS, map(list, zip(*rows)))) if rows else {
                 name: [] for name in EXPORT_COLUMNS
             }

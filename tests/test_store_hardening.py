@@ -1,0 +1,460 @@
+"""The stores' edges (issue 11): bounded connections, a safe close, one deadline per
+write, errors that say what failed, any batch size, and group commit.
+
+Each test here failed on the stores before their hardening. Tests that need a
+backend's internals (a held lock, a file made unwritable) use the store itself;
+the rest run on every backend through ``memory_factory``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import motorhead_magic as mh
+from motorhead_magic.errors import StoreUnavailable
+from motorhead_magic.records import NewMessage
+from motorhead_magic.stores.sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+INT64_MAX = 2**63 - 1
+
+
+def turns(n: int, start: int = 0) -> list[dict]:
+    return [{"role": "Human" if i % 2 == 0 else "AI", "content": f"m{i}"}
+            for i in range(start, start + n)]
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def run_child(code: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Python code in a fresh interpreter: a crash there fails the test, not pytest."""
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def in_threads(calls: list[Callable[[], object]]) -> list[object]:
+    """Run each call on its own thread at once; each result or the exception it raised."""
+    results: list[object] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:  # noqa: B036 - reported to the test
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
+def new(*texts: str) -> list[NewMessage]:
+    return [NewMessage("Human", text, 1, {}) for text in texts]
+
+
+# -- 1. connections are bounded --------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_sqlite_fds_stay_flat_under_500_short_lived_threads(sqlite_url):
+    memory = mh.connect(sqlite_url)
+    memory.add("s", turns(4))
+    memory.get("s")
+    before = fd_count()
+    errors: list[BaseException] = []
+
+    def get() -> None:
+        try:
+            assert len(memory.get("s").messages) == 4
+        except BaseException as exc:  # noqa: B036
+            errors.append(exc)
+
+    for _ in range(10):  # bursts of 50 threads at once, each thread used once
+        threads = [threading.Thread(target=get) for _ in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for _ in range(50):  # and one thread at a time
+        thread = threading.Thread(target=get)
+        thread.start()
+        thread.join()
+    assert not errors
+    assert fd_count() - before <= 12
+    memory.close()
+
+
+# -- 2. close() is safe from any thread at any moment ---------------------------------
+
+CLOSE_WHILE_READING = r"""
+import random, sys, threading, time
+import motorhead_magic as mh
+from motorhead_magic.errors import StoreUnavailable
+
+url = sys.argv[1]
+with mh.connect(url) as m:
+    m.add("s", [{"role": "Human", "content": f"message {i} " + "x" * 100} for i in range(2000)])
+for _ in range(20):
+    m = mh.connect(url)
+    errors, reads = [], [0, 0]
+    started = threading.Barrier(3)
+
+    def read(k):
+        started.wait()
+        try:
+            while True:
+                assert len(m.history("s")) == 2000
+                reads[k] += 1
+        except StoreUnavailable as exc:
+            if "closed" not in str(exc):
+                errors.append(exc)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(random.uniform(0.0, 0.03))
+    m.close()
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive()
+    assert not errors, errors
+try:
+    m.get("s")
+    raise SystemExit("a read after close() worked")
+except StoreUnavailable as exc:
+    assert "closed" in str(exc), exc
+try:
+    m.add("s", [{"role": "Human", "content": "late"}])
+    raise SystemExit("a write after close() worked")
+except StoreUnavailable as exc:
+    assert "closed" in str(exc), exc
+print("ok")
+"""
+
+
+def test_sqlite_close_while_other_threads_read_never_crashes(sqlite_url):
+    child = run_child(CLOSE_WHILE_READING, sqlite_url)
+    assert child.returncode == 0, (child.returncode, child.stderr[-3000:])
+    assert child.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("backend_url", ["sqlite_url", "redis_url"])
+def test_calls_after_close_are_store_unavailable(backend_url, request):
+    memory = mh.connect(request.getfixturevalue(backend_url))
+    memory.add("s", turns(2))
+    memory.close()
+    memory.close()  # twice is fine
+    for call in (lambda: memory.get("s"), lambda: memory.add("s", turns(1)),
+                 lambda: memory.history("s"), lambda: memory.sessions()):
+        with pytest.raises(StoreUnavailable, match="closed"):
+            call()
+
+
+# -- 3. one deadline per write ---------------------------------------------------------
+
+
+def test_sqlite_writers_share_one_deadline_while_another_process_holds_the_lock(tmp_path):
+    path = tmp_path / "m.db"
+    store = SQLiteStore(path, busy_timeout=1.0)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+
+    def write(i: int) -> Callable[[], float]:
+        def call() -> float:
+            began = time.monotonic()
+            try:
+                store.append(f"s{i}", new(f"m{i}"))
+            except StoreUnavailable as exc:
+                assert "write lock" in str(exc) and str(path) in str(exc), exc
+                return time.monotonic() - began
+            raise AssertionError("a write went through a held lock")
+        return call
+
+    try:
+        waits = in_threads([write(i) for i in range(6)])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    for waited in waits:
+        assert isinstance(waited, float), waited
+        assert 0.9 <= waited < 2.0  # the 6th writer used to wait 6 x the timeout
+    assert store.append("s0", new("after")) == 0
+    store.close()
+
+
+# -- 4. errors say what failed ---------------------------------------------------------
+
+
+def test_corrupt_sqlite_file_is_store_unavailable_naming_the_path(tmp_path):
+    path = tmp_path / "m.db"
+    url = f"sqlite://{path}"
+    with mh.connect(url) as memory:
+        memory.add("s", [{"role": "Human", "content": f"m{i} " + "x" * 200} for i in range(500)])
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[page:] = b"\xff" * (len(data) - page)  # every page but the first (the schema)
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreUnavailable) as info:
+        memory = mh.connect(url)
+        memory.history("s")
+    message = str(info.value)
+    assert str(path) in message and "Traceback" not in message
+
+    path.write_bytes(b"this is not a database" * 200)
+    with pytest.raises(StoreUnavailable, match=str(path)):
+        mh.connect(url).get("s")
+
+
+def test_foreign_sqlite_schema_is_store_unavailable(tmp_path):
+    path = tmp_path / "foreign.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreUnavailable, match=str(path)):
+        memory = mh.connect(f"sqlite://{path}")
+        memory.add("s", turns(1))
+
+
+DISK_FULL = r"""
+import os, resource, signal, sys
+import motorhead_magic as mh
+from motorhead_magic.errors import StoreUnavailable
+
+url, path = sys.argv[1], sys.argv[2]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+m = mh.connect(url)
+m.add("s", [{"role": "Human", "content": "before"}])
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, hard))
+try:
+    m.add("s", [{"role": "Human", "content": "x" * 2_000_000}])
+    raise SystemExit("a write past the disk's end worked")
+except StoreUnavailable as exc:
+    assert path in str(exc), exc
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+m.add("s", [{"role": "Human", "content": "after"}])
+assert [x.content for x in m.history("s")] == ["before", "after"], m.history("s")
+m.close()
+print("ok")
+"""
+
+
+def test_sqlite_disk_full_is_store_unavailable_and_writes_nothing(tmp_path):
+    path = tmp_path / "m.db"
+    child = run_child(DISK_FULL, f"sqlite://{path}", str(path))
+    assert child.returncode == 0, (child.returncode, child.stderr[-3000:])
+    assert child.stdout.strip() == "ok"
+
+
+def test_cursor_beyond_int64_is_an_empty_page(memory_factory):
+    memory = memory_factory()
+    memory.add("s", turns(3))
+    assert memory.history("s", start=INT64_MAX) == []
+    assert memory.history("s", start=INT64_MAX + 1) == []
+    assert memory.history("s", start=10**30, limit=5) == []
+    assert [m.content for m in memory.history("s", start=1, limit=INT64_MAX + 1)] == ["m1", "m2"]
+    assert memory.history("nobody", start=INT64_MAX + 1) == []
+
+
+@contextmanager
+def unwritable(*paths: Path) -> Iterator[None]:
+    """Make files and folders unwritable, for root too (``chattr +i``) when run as root."""
+    if os.geteuid() != 0:
+        modes = [p.stat().st_mode for p in paths]
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in zip(paths, modes):
+                p.chmod(mode)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", *map(str, paths)],
+                                        capture_output=True).returncode != 0:
+        pytest.skip("running as root without chattr +i: cannot make a file unwritable")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", *map(str, paths)], check=True)
+
+
+@pytest.mark.parametrize("folder_too", [False, True], ids=["file", "file-and-folder"])
+def test_read_only_sqlite_store_is_readable_and_refuses_writes(tmp_path, folder_too):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "m.db"
+    with mh.connect(f"sqlite://{path}") as memory:
+        memory.add("s", turns(3))
+    for extra in folder.glob("m.db-*"):
+        extra.unlink()
+    with unwritable(path, *([folder] if folder_too else [])):
+        memory = mh.connect(f"sqlite://{path}")
+        assert [m.content for m in memory.history("s")] == ["m0", "m1", "m2"]
+        assert [m.content for m in memory.get("s").messages] == ["m0", "m1", "m2"]
+        assert memory.sessions() == ["s"]
+        with pytest.raises(StoreUnavailable, match="read-only"):
+            memory.add("s", turns(1))
+        with pytest.raises(StoreUnavailable, match="read-only"):
+            memory.delete("s")
+        memory.close()
+
+
+# -- 5. any batch size, and no 503 for a healthy store --------------------------------
+
+
+def test_one_add_of_9000_messages(memory_factory):
+    memory = memory_factory(window_size=12)
+    batch = [{"role": "Human" if i % 2 == 0 else "AI", "content": f"message {i}"}
+             for i in range(9000)]
+    memory.add("big", batch)
+    history = memory.history("big")
+    assert [m.content for m in history] == [m["content"] for m in batch]
+    assert [m.seq for m in history] == list(range(9000))
+    memory.add("big", turns(1))
+    assert memory.get("big").messages[-1].seq == 9000
+
+
+def test_redis_script_errors_are_not_store_unavailable(redis_url):
+    import redis
+
+    memory = mh.connect(redis_url)
+    redis.Redis.from_url(redis_url).set("mhm:s:foreign:msgs", "not a list")
+    with pytest.raises(Exception) as info:
+        memory.add("foreign", turns(1))
+    assert not isinstance(info.value, StoreUnavailable), info.value
+    memory.add("fine", turns(1))  # the store itself is healthy
+    memory.close()
+
+
+# -- 6. group commit -------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_writer_held(path: Path) -> Iterator[None]:
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+@contextmanager
+def redis_busy(url: str, seconds: float) -> Iterator[None]:
+    """Redis runs nothing else for ``seconds`` (a busy script from another client)."""
+    import redis
+
+    spin = ("local t = redis.call('TIME'); local t0 = t[1] * 1000000 + t[2]"
+            " repeat local n = redis.call('TIME') until n[1] * 1000000 + n[2] - t0 > "
+            f"{int(seconds * 1e6)} return 1")
+    client = redis.Redis.from_url(url)
+    thread = threading.Thread(target=client.eval, args=(spin, 0))
+    thread.start()
+    time.sleep(0.1)
+    try:
+        yield
+    finally:
+        thread.join()
+        client.close()
+
+
+def local_store(backend: str, request: pytest.FixtureRequest):
+    """A store and a context manager that holds its writers back for a while."""
+    if backend == "sqlite":
+        path = Path(request.getfixturevalue("tmp_path")) / "m.db"
+        return SQLiteStore(path), lambda: sqlite_writer_held(path)
+    from motorhead_magic.stores.redis import RedisStore
+
+    url = request.getfixturevalue("redis_url")
+    return RedisStore(url), lambda: redis_busy(url, 0.5)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_waiting_appends_share_one_commit(backend, request):
+    store, held = local_store(backend, request)
+    calls = [lambda i=i: store.append(f"s{i % 3}", new(f"q{i}", f"a{i}")) for i in range(12)]
+    with held():
+        before = store.commits
+        results: list[object] = []
+        runner = threading.Thread(target=lambda: results.extend(in_threads(calls)))
+        runner.start()
+        time.sleep(0.3)  # every append is now queued behind the held writer
+    runner.join(60)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    assert store.commits - before <= 2  # the first writer's own, then all the others
+    for s in range(3):
+        history = store.history(f"s{s}")
+        assert [m.seq for m in history] == list(range(8))
+        texts = [m.content for m in history]
+        assert all(q[1:] == a[1:] and q[0] == "q" and a[0] == "a"
+                   for q, a in zip(texts[::2], texts[1::2]))  # each append kept whole
+        assert sorted(results[i] for i in range(s, 12, 3)) == [1, 3, 5, 7]
+    store.close()
+
+
+def test_a_failing_append_does_not_fail_its_batch(tmp_path):
+    path = tmp_path / "m.db"
+    store = SQLiteStore(path)
+    trigger = sqlite3.connect(path)
+    trigger.execute("CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.content = 'boom'"
+                    " BEGIN SELECT RAISE(ABORT, 'boom refused'); END")
+    trigger.commit()
+    trigger.close()
+    calls = [
+        lambda: store.append("a", new("a0", "a1")),
+        lambda: store.append("b", new("fine", "boom")),  # refused by the trigger
+        lambda: store.append("a", new("a2")),
+        lambda: store.append("c", new("c0")),
+    ]
+    with sqlite_writer_held(path):
+        results: list[object] = []
+        runner = threading.Thread(target=lambda: results.extend(in_threads(calls)))
+        runner.start()
+        time.sleep(0.3)
+    runner.join(60)
+    assert isinstance(results[1], StoreUnavailable) and "boom refused" in str(results[1])
+    assert [r for i, r in enumerate(results) if i != 1] in ([1, 2, 0], [2, 0, 0])
+    assert sorted(m.content for m in store.history("a")) == ["a0", "a1", "a2"]
+    assert store.history("b") == []  # all of the refused append or nothing
+    assert [m.content for m in store.history("c")] == ["c0"]
+    store.close()
+
+
+def test_batched_redis_appends_survive_redis_losing_its_scripts(redis_url):
+    import redis
+
+    from motorhead_magic.stores.group import Write
+    from motorhead_magic.stores.redis import RedisStore
+
+    store = RedisStore(redis_url)
+    store.append("s", new("first"))
+    redis.Redis.from_url(redis_url).script_flush()  # as after a Redis restart
+    batch = [Write(store._append_op("s", new(f"q{i}", f"a{i}"), None, None), None)
+             for i in range(8)]
+    store._commit(batch)  # one pipeline: every script call answers NOSCRIPT
+    assert [(w.error, w.result) for w in batch] == [(None, i) for i in range(2, 17, 2)]
+    texts = [m.content for m in store.history("s")]
+    assert texts == ["first"] + [f"{x}{i}" for i in range(8) for x in "qa"]
+    store.close()
