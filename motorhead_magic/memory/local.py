@@ -68,6 +68,7 @@ class LocalMemory(MemoryBase):
         self._active: dict[str, int] = {}
         self._idle = threading.Condition()
         self._progress: dict[str, FoldProgress] = {}
+        self._folding: set[str] = set()  # sessions this process holds the lease of now
         self._attempts: dict[str, int] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
@@ -221,10 +222,14 @@ class LocalMemory(MemoryBase):
             _, blocked = self._fold(session_id)
             with self._idle:
                 self._attempts.pop(session_id, None)
+                # Blocked by our own fold of it (another thread here) is not "waiting":
+                # that fold re-checks the session before it lets go.
+                blocked = blocked and session_id not in self._folding
                 if blocked:
                     self._progress[session_id] = FoldProgress(session_id, "waiting")
-                else:
+                elif session_id not in self._folding:
                     self._progress.pop(session_id, None)
+            self._notify("progress", session_id)
             if blocked:  # another worker holds the lease: look again when it may be free
                 self._schedule_later(session_id, min(self.lease_seconds, LEASE_RECHECK))
         except BaseException as exc:  # noqa: BLE001 - logged, retried, never raised here
@@ -251,12 +256,14 @@ class LocalMemory(MemoryBase):
             with self._idle:
                 self._attempts.pop(session_id, None)
                 self._progress.pop(session_id, None)
+            self._notify("progress", session_id)
             return
         delay = min(RETRY_BASE * 2 ** (attempt - 1), RETRY_MAX)
         retry_at = datetime.now(tz=timezone.utc) + timedelta(seconds=delay)
         with self._idle:
             self._progress[session_id] = FoldProgress(session_id, "retrying", error=str(exc),
                                                       retry_at=retry_at)
+        self._notify("progress", session_id)
         log.warning("motorhead: fold of session %r failed (retrying in %g s): %s",
                     session_id, delay, exc)
         self._schedule_later(session_id, delay)
@@ -277,6 +284,8 @@ class LocalMemory(MemoryBase):
             token = self.store.acquire_lease(session_id, self.lease_seconds)
             if token is None:
                 return landed, True
+            with self._idle:
+                self._folding.add(session_id)
             try:
                 while (state := self._state_if_fold_needed(session_id)) is not None:
                     # The fold rule's point, reached in bounded steps.
@@ -290,6 +299,8 @@ class LocalMemory(MemoryBase):
                             break  # nothing to fold after all: leave it to the next write
                         landed += step
             finally:
+                with self._idle:
+                    self._folding.discard(session_id)
                 self.store.release_lease(session_id, token)
         return landed, False
 

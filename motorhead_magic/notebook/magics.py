@@ -64,7 +64,7 @@ class MotorheadMagics(Magics):
 
     @observe("url", "window_size", "summary_model")
     def _backend_changed(self, change: dict[str, Any]) -> None:
-        self.state.close()
+        self.state.reconnect()
 
     def update_config(self, config: Any) -> None:
         """``%config MotorheadMagics.NAME = value``: an unknown name or a bad value fails

@@ -215,6 +215,11 @@ class Panel(widgets.VBox):
         else:
             self.refresh()
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (the notebook then stops updating it)."""
+        return self._closed
+
     def as_text(self) -> str:
         """The panel as plain text (what shows where widgets cannot render)."""
         try:

@@ -56,6 +56,7 @@ class NotebookState:
         self.model_choice_override: str | None = None  # %motorhead model wins over %config
         self.prompt_choice_override: str | None = None  # %motorhead prompt wins over %config
         self.panels: list[Any] = []
+        self._switching = False
         self._secret_urls: dict[str, str] = {}  # printable URL -> the one with its password
 
     # -- the memory ------------------------------------------------------------------------
@@ -91,17 +92,50 @@ class NotebookState:
             self._secret_urls[printable] = url
         return printable
 
-    def use(self, memory: Memory) -> None:
-        """Switch to an already opened memory, closing the previous one."""
-        self.close()
+    def use(self, memory: Memory, url: str | None) -> None:
+        """Switch to an already opened memory of ``url`` (recorded as the ``url``
+        setting), closing the previous one; open panels follow it."""
+        self._switching = True
+        try:
+            self.settings.url = url
+        finally:
+            self._switching = False
+        self._drop_memory()
         self._memory = memory
+        self._panels_follow(memory)
+
+    def reconnect(self) -> None:
+        """A setting that shapes the memory changed (url, window size, summary model):
+        reopen it, and open panels follow (at once if there are any, else on next use)."""
+        if self._switching:  # use() is about to put the new memory in place
+            return
+        self._drop_memory()
+        if self.open_panels():
+            try:
+                self._panels_follow(self.memory)
+            except UsageError:  # a bad URL: the next use says so
+                pass
 
     def close(self) -> None:
-        """Drop the memory (the next use reconnects) and forget open panels."""
-        memory, self._memory = self._memory, None
+        """Drop the memory and close open panels (the extension is unloading)."""
+        self._drop_memory()
+        for panel in self.open_panels():
+            panel.close()
         self.panels = []
+
+    def open_panels(self) -> list[Any]:
+        """The panels of this notebook not closed by the user."""
+        self.panels = [p for p in self.panels if not p.closed]
+        return self.panels
+
+    def _drop_memory(self) -> None:
+        memory, self._memory = self._memory, None
         if memory is not None:
             memory.close()
+
+    def _panels_follow(self, memory: Memory) -> None:
+        for panel in self.open_panels():
+            panel.follow(memory)
 
     # -- the session -----------------------------------------------------------------------
 
@@ -114,6 +148,13 @@ class NotebookState:
         notebook = settings.notebook_path() or ""
         stem = Path(notebook).stem if notebook.endswith(".ipynb") else ""
         return stem or DEFAULT_SESSION
+
+    def model_label(self) -> str:
+        """The label of the model the next turn would use (what panels show)."""
+        try:
+            return self.chat_model().label
+        except UsageError as exc:  # no model yet: the panel still shows the memory
+            return f"none ({one_line(exc)})"
 
     def background_status(self) -> str:
         """What the memory is doing in the background, in one line (empty when idle)."""

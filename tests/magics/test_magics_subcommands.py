@@ -328,3 +328,31 @@ def test_tab_completes_subcommands_and_flags(ip, typed, line, expected):
     with provisionalcompleter():  # the API Jupyter's kernel uses
         found = [c.text for c in ip.Completer.completions(line, len(line))]
     assert set(expected) <= set(found)  # beside IPython's own (Python names)
+
+
+def test_open_panels_follow_reconnects_and_the_model(ip, chat, monkeypatch, tmp_path):
+    """Before: a %config change or %motorhead connect closed the panel's memory and
+    dropped it from the live list; it showed the old window size and froze."""
+    from motorhead_magic.notebook import panel as panel_module
+
+    monkeypatch.setattr(magics(ip).state, "kernel", True)
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    panel = line(ip, "panel")
+    assert isinstance(panel, panel_module.Panel)
+    ip.run_line_magic("config", "MotorheadMagics.window_size = 6")
+    assert panel.memory is magics(ip).memory and panel.memory.window_size == 6
+    assert "6" in panel._header.value
+    turn(ip, "hi im bob")  # the panel hears the new memory's writes
+    panel.flush()
+    assert "hi im bob" in panel._window.value
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    line(ip, f"connect {other}")
+    assert panel.memory is magics(ip).memory and panel.memory.url.endswith("other.db")
+    assert "hi im bob" not in panel._window.value  # a different store
+    ip.user_ns["second"] = RecordingChat(responses=["Ahoy"])
+    line(ip, "model second")
+    panel.refresh()
+    assert panel.model_label == "second (RecordingChat)"
+    panel.close()
+    ip.run_line_magic("config", "MotorheadMagics.window_size = 7")
+    assert magics(ip).panels == []  # a closed panel is let go

@@ -26,8 +26,7 @@ def connect(state: NotebookState, args: argparse.Namespace) -> None:
         memory.close()
         raise UsageError(f"%motorhead connect: cannot reach {redact(memory.url)}: "
                          f"{one_line(exc)}") from None
-    state.settings.url = args.url  # the magic's observer closes the previous memory
-    state.use(memory)
+    state.use(memory, args.url)
     print(f"connected to {redact(memory.url)} ({count} sessions)")
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from ...memory import check_session_id
-from ..state import NotebookState, one_line
+from ..state import NotebookState
 from .registry import SESSION, arg, command, output
 
 
@@ -46,11 +44,8 @@ def panel(state: NotebookState, args: argparse.Namespace) -> Any:
                         on_token=lambda partial: widget.stream(target, partial),
                         metadata={"model": resolved.label})
 
-    try:
-        label = state.chat_model().label
-    except UsageError as exc:  # no model yet: the panel still shows the memory; Send says why
-        label = f"none ({one_line(exc)})"
-    widget = Panel(state.memory, session_id, model_label=label, send=send)
+    # The label is read at each render, so it follows %motorhead model.
+    widget = Panel(state.memory, session_id, model_label=state.model_label, send=send)
     state.panels.append(widget)
     return widget
 
