@@ -585,11 +585,10 @@ def test_the_header_shows_background_work_until_the_fold_lands(sqlite_url, panel
         assert "background: summarizing s" in panel._repr_mimebundle_()["text/plain"]
         _GATE.set()
         memory.wait("s")
-        # the end of a fold sends no event of its own: the panel looks again by itself
         assert wait_until(lambda: "mhp-progress" not in panel._header.value)
         assert "1 summary" in panel._header.value
         assert "covers messages #0–#" in panel._summary.value
-        assert panel._progress_timer is None  # no more looking once nothing runs
+        assert wait_until(lambda: panel._progress_timer is None)  # no more looking
     finally:
         _GATE.set()
         memory.close()

@@ -21,8 +21,9 @@ never change one by one are shared between widgets (the browser gets each once).
 
 Events: "write", "fold" and "delete" re-render everything; "progress" (a background
 fold advanced a chunk) only the header, whose status line comes from
-``memory.progress(session_id)``. The end of a fold sends no event of its own, so
-while a status line shows, a timer looks again every ``progress_interval`` seconds.
+``memory.progress(session_id)`` (a last "progress" event says the work is over).
+While a status line shows, a timer also looks again every ``progress_interval``
+seconds, so a retry's countdown moves.
 A "delete" of the shown session (or a refresh that finds a session it had seen with
 messages gone) makes the panel say so instead of showing stale messages.
 
@@ -407,8 +408,8 @@ class Panel(widgets.VBox):
                                  error=True)
 
     def _watch_progress(self) -> None:
-        """While background work shows, look again now and then: its end sends no event
-        of its own, and a retry's countdown moves."""
+        """While background work shows, look again now and then, so a retry's countdown
+        moves (and a memory that sends no progress events is still followed)."""
         with self._state_lock:
             if self._closed or self._progress_timer is not None:
                 return
