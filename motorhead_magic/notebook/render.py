@@ -113,6 +113,35 @@ class MemoryReport:
         return f"<MemoryReport {self._header()}>"
 
 
+class StatusLine:
+    """One line of status that changes in place: an updating display in a notebook, a
+    printed line (only when it changes) in a terminal."""
+
+    def __init__(self, kernel: bool) -> None:
+        self.kernel = kernel
+        self._handle: Any = None
+        self._shown = ""
+
+    def show(self, text: str) -> None:
+        if not text or text == self._shown:
+            return
+        self._shown = text
+        bundle = {"text/plain": text,
+                  "text/html": f'<div style="{_STATUS_STYLE}">{html.escape(text)}</div>'}
+        if not self.kernel:
+            print(text, flush=True)
+        elif self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+    def clear(self) -> None:
+        if self._handle is not None:
+            self._handle.update({"text/plain": ""}, raw=True)
+
+
 class LiveReply:
     """Shows a turn while it runs. In a notebook: at once a status line ("waiting for
     local · 3 s · summarizing big-session, chunk 3/26", refreshed while no token has

@@ -267,7 +267,22 @@ def test_wait(ip, chat, capsys):
     capsys.readouterr()
     line(ip, "wait --timeout 60")
     out = capsys.readouterr().out
-    assert "0 summaries; the last attempt failed: summary model failed" in out
+    assert "0 summaries; summary of default failed (summary model failed" in out
+    assert "retrying in" in out
+
+
+def test_wait_shows_the_progress_while_it_waits(ip, chat, capsys):
+    """Before: %motorhead wait blocked silently however long the fold took."""
+    ip.user_ns["summarizer"] = SummaryEcho(delay=1.2)
+    ip.run_line_magic("config", "MotorheadMagics.window_size = 2")
+    ip.run_line_magic("config", "MotorheadMagics.summary_model = 'summarizer'")
+    turn(ip, "one")
+    turn(ip, "two")
+    capsys.readouterr()
+    line(ip, "wait --timeout 60")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("summarizing default, chunk 1/1")
+    assert out[-1] == "session 'default': 1 summaries"
 
 
 def test_panel_in_a_terminal_prints_text(ip, chat, capsys):
