@@ -15,6 +15,7 @@ drives Debian Chromium. Reports, p50 over ``--repeat`` runs:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import sys
@@ -138,8 +139,10 @@ def main() -> None:
         memory = mh.connect(lab.store_url)
         try:
             store_ms = p50([_timed(memory.session_infos) for _ in range(args.repeat)])
-            all_sessions = len(json.dumps(list_sessions(memory, 1, args.sessions + 1, "")))
-            all_messages = len(json.dumps(history_page(memory, BIG, None, args.messages)))
+            every_session = asyncio.run(list_sessions(memory, 1, args.sessions + 1, ""))
+            every_message = asyncio.run(history_page(memory, BIG, None, args.messages))
+            all_sessions = len(json.dumps(every_session))
+            all_messages = len(json.dumps(every_message))
         finally:
             memory.close()
         print(f"\nbaseline: store.session_infos() alone {store_ms:.1f} ms;"

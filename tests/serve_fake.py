@@ -122,8 +122,7 @@ def serve_upstream_only(memory: mh.Memory, port: int) -> None:
     app = Starlette(routes=[
         Route("/", routes.health, methods=["GET"]),
         Route("/sessions", routes.list_sessions, methods=["GET"]),
-        server_app.by_method(f"{session}/memory", GET=routes.get_memory,
-                             POST=routes.post_memory, DELETE=routes.delete_memory),
+        Route(f"{session}/memory", routes.SessionMemory),
         Route(f"{session}/retrieval", routes.retrieval, methods=["POST"]),
     ], exception_handlers=EXCEPTION_HANDLERS)
     app.state.memory = memory

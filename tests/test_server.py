@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from motorhead_magic.records import MemoryView
 from tests.serve_fake import ServerProcess
 
 
@@ -207,6 +208,10 @@ def test_summaries_window_and_session_infos(folding):
     window = folding.get(path("sums", "window")).json()
     assert [m["seq"] for m in window["messages"]] == [3, 4]
     assert window["summary"] == summary and window["window_size"] == 4
+    # The body is MemoryView.to_dict() plus window_size, and decodes back without loss.
+    view = MemoryView.from_dict(window)
+    assert view.session_id == "sums" and view.message_count == 5
+    assert view.to_dict() == {k: v for k, v in window.items() if k != "window_size"}
     infos = {i["session_id"]: i for i in folding.get("/session-infos").json()["sessions"]}
     assert (infos["sums"]["messages"], infos["sums"]["summaries"]) == (5, 1)
 

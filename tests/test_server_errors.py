@@ -1,19 +1,25 @@
 """Bad input and failures against a real server process: every row of the error table,
 odd bodies, a dead store, and deletes racing folds. The server must stay up, answer
-valid JSON and lose nothing."""
+valid JSON and lose nothing. The error table itself (every ``MotorheadError`` answers its
+``http_status``) is checked in-process, on a memory that fails on purpose."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 import motorhead_magic as mh
+from motorhead_magic import errors
+from motorhead_magic.memory import MemoryBase
+from motorhead_magic.server import create_app
 from tests.conftest import free_port, require_binary, wait_for_port
 from tests.serve_fake import ServerProcess
 from tests.test_server import path, turn
@@ -194,3 +200,104 @@ def test_remote_memory_reports_503_as_store_unavailable(tmp_path: Path):
         server.stop()
         if redis_proc.poll() is None:
             redis_proc.terminate()
+
+
+# -- the error table, in-process ------------------------------------------------------------
+
+
+def error_classes() -> list[type[errors.MotorheadError]]:
+    """MotorheadError and every subclass of it in the error table (``errors.py``), at any
+    depth. (Subclasses elsewhere are left out: which of them exist depends on what has
+    been imported, and they may take other arguments.)"""
+    found, todo = [], [errors.MotorheadError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted((c for c in found if c.__module__ == errors.__name__),
+                  key=lambda c: c.__name__)
+
+
+class FailingMemory(MemoryBase):
+    """A Memory whose every data call raises ``error`` (the async twins are the base's)."""
+
+    url = "failing://"
+    window_size = 4
+    tokenizer = "none"
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        super().__init__()
+        self.error = error
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        if self.error is not None:
+            raise self.error
+        return None
+
+    def add(self, session_id: str, messages: Sequence[Any], *, context: str | None = None,
+            namespace: str | None = None) -> None:
+        self._fail()
+
+    get = history = summaries = sessions = session_infos = delete = wait = _fail
+
+    def close(self) -> None:
+        pass
+
+
+FAILING_CALLS = [
+    ("GET", "/sessions/x/memory"), ("POST", "/sessions/x/memory"),
+    ("DELETE", "/sessions/x/memory"), ("GET", "/sessions"), ("GET", "/sessions/x/window"),
+    ("GET", "/sessions/x/messages"), ("GET", "/sessions/x/summaries"),
+    ("GET", "/session-infos"), ("POST", "/sessions/x/wait"), ("POST", "/wait"),
+]
+
+
+@pytest.mark.parametrize("error_class", error_classes(), ids=lambda c: c.__name__)
+def test_every_motorhead_error_answers_its_http_status(error_class):
+    error = error_class(f"{error_class.__name__} on purpose")
+    with TestClient(create_app(FailingMemory(error)), raise_server_exceptions=False) as client:
+        for method, url in FAILING_CALLS:
+            reply = client.request(method, url, json={"messages": turn(1)})
+            assert reply.status_code == error_class.http_status, (method, url)
+            assert str(error) in reply.json()["error"], (method, url)
+
+
+def test_the_table_reaches_beyond_400_and_503():
+    """EndpointMissing and NotAuthorized were 500s while the server had one handler per
+    class; a summary failure is still a 500, but with its message."""
+    statuses = {}
+    for error in (errors.EndpointMissing("gone"), errors.NotAuthorized("no key"),
+                  errors.WaitTimedOut("still folding"), errors.SummaryFailed("model down")):
+        with TestClient(create_app(FailingMemory(error)),
+                        raise_server_exceptions=False) as client:
+            reply = client.get("/sessions/x/memory")
+            statuses[type(error).__name__] = (reply.status_code, reply.json()["error"])
+    assert statuses == {"EndpointMissing": (404, "gone"), "NotAuthorized": (401, "no key"),
+                        "WaitTimedOut": (504, "still folding"),
+                        "SummaryFailed": (500, "model down")}
+
+
+def test_store_unavailable_keeps_its_prefix_and_a_bug_stays_a_logged_500(caplog):
+    with TestClient(create_app(FailingMemory(errors.StoreUnavailable("redis is down"))),
+                    raise_server_exceptions=False) as client:
+        reply = client.get("/sessions")
+        assert (reply.status_code, reply.json()) == (
+            503, {"error": "store unavailable: redis is down"})
+    with TestClient(create_app(FailingMemory(KeyError("bug"))),
+                    raise_server_exceptions=False) as client:
+        reply = client.get("/sessions")
+        assert (reply.status_code, reply.json()) == (500, {"error": "internal error: KeyError"})
+    assert "unexpected error on GET /sessions" in caplog.text
+
+
+def test_memory_route_answers_head_as_get_and_405_names_the_allowed_methods(client):
+    got = client.get(path("head"))
+    head = client.head(path("head"))
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"] == "application/json"
+    assert head.headers["content-length"] == got.headers["content-length"]
+    for method in ("PUT", "PATCH", "OPTIONS"):
+        reply = client.request(method, path("head"))
+        assert reply.status_code == 405, method
+        assert set(reply.headers["allow"].split(", ")) == {"GET", "HEAD", "POST", "DELETE"}
+        assert "error" in reply.json()

@@ -23,6 +23,7 @@ export interface ISessionPage {
 }
 
 export interface IMessage {
+  session_id: string;
   seq: number;
   role: string;
   content: string;
@@ -33,22 +34,27 @@ export interface IMessage {
 }
 
 export interface ISummary {
+  session_id: string;
   through_seq: number;
   context: string;
   tokens_used: number;
   created_at: string;
 }
 
+/**
+ * A session's window: the fields of `MemoryView.to_dict()` (the same shape as the
+ * Motörhead server's `/window` route), plus the sidebar's counts.
+ */
 export interface ISessionDetail {
   session_id: string;
+  messages: IMessage[]; // the window, oldest first
   context: string | null;
   tokens: number;
   summary: ISummary | null;
-  window: IMessage[];
   window_size: number | null;
   window_tokens: number;
-  messages: number;
-  summaries: number;
+  message_count: number;
+  summary_count: number;
   last_write: string | null;
 }
 

@@ -297,9 +297,9 @@ export class MotorheadSidebar extends Widget {
       el(
         'div',
         'mh-session-meta mh-stats',
-        `${count(detail.messages, 'message', 'messages')} · ` +
-          `${count(detail.summaries, 'summary', 'summaries')} · ` +
-          `${detail.tokens} summary tokens · window ${detail.window.length}` +
+        `${count(detail.message_count, 'message', 'messages')} · ` +
+          `${count(detail.summary_count, 'summary', 'summaries')} · ` +
+          `${detail.tokens} summary tokens · window ${detail.messages.length}` +
           `${detail.window_size ? '/' + detail.window_size : ''} msgs ` +
           `(${detail.window_tokens} tokens)`
       )

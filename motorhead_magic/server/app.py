@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from anyio import to_thread
 from starlette.applications import Starlette
@@ -29,28 +29,16 @@ class SessionIdConvertor(PathConvertor):
 
 register_url_convertor("session_id", SessionIdConvertor())
 SESSION = "/sessions/{session_id:session_id}"
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document())
 
 
-def by_method(path: str, **handlers: Endpoint) -> Route:
-    """One route with several methods, so a wrong method gets 405 with the right Allow."""
-
-    async def endpoint(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await handlers[method](request)
-
-    return Route(path, endpoint, methods=list(handlers))
-
-
 ROUTES = [
     Route("/", routes.health, methods=["GET"]),
     Route("/sessions", routes.list_sessions, methods=["GET"]),
-    by_method(f"{SESSION}/memory", GET=routes.get_memory, POST=routes.post_memory,
-              DELETE=routes.delete_memory),
+    Route(f"{SESSION}/memory", routes.SessionMemory),  # GET/HEAD, POST, DELETE; else 405
     Route(f"{SESSION}/retrieval", routes.retrieval, methods=["POST"]),
     Route(f"{SESSION}/window", extras.get_window, methods=["GET"]),
     Route(f"{SESSION}/messages", extras.get_messages, methods=["GET"]),
@@ -66,9 +54,11 @@ def create_app(memory: Memory, *, api_key: str | None = None, close_memory: bool
                threads: int | None = None) -> Starlette:
     """Serve ``memory`` over the Motörhead API; with ``api_key`` every request needs it.
 
-    Blocking store calls run on at most ``threads`` worker threads (anyio's default, 40,
-    when None). With ``close_memory`` the memory is closed at shutdown, after uvicorn has let the
-    requests in flight finish (each POST is one store transaction, so none is half done).
+    Route functions await the memory's async twins; the blocking store calls among them run
+    on at most ``threads`` worker threads (anyio's default, 40, when None), and waits on
+    threads of the memory's own. With ``close_memory`` the memory is closed at shutdown,
+    after uvicorn has let the requests in flight finish (each POST is one store
+    transaction, so none is half done).
     """
 
     @contextlib.asynccontextmanager
@@ -83,5 +73,4 @@ def create_app(memory: Memory, *, api_key: str | None = None, close_memory: bool
     app = Starlette(routes=ROUTES, middleware=middleware,
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.memory = memory
-    app.state.wait_limiter = None
     return app

@@ -2,9 +2,11 @@
 
 Upstream Motörhead wrote some error bodies unescaped (invalid JSON) and
 answered store failures with a bare 500; clients here always get a parseable
-body: 400 for bad input, 401 without the API key, 404/405 for unknown
-routes, 413 for oversized bodies, 503 when the store is down, 504 when a
-``wait`` times out, and 500 only for a bug (logged with its traceback).
+body. The status of the package's own errors comes from one table,
+``MotorheadError.http_status`` (400 bad input, 401 not authorized, 404 missing,
+503 store down, 504 a ``wait`` timed out); besides those: 401 without the API key
+(the middleware), 404/405 for unknown routes and methods, 413 for oversized
+bodies, and 500 only for a bug (logged with its traceback).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import InvalidInput, StoreUnavailable
+from ..errors import MotorheadError, StoreUnavailable
 
 log = logging.getLogger("motorhead_magic.server")
 
@@ -43,13 +45,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.detail, dict(exc.headers or {}))
 
 
-async def invalid_input(request: Request, exc: Exception) -> Response:
-    return error_response(400, str(exc))
-
-
-async def store_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("store unavailable: %s", exc)
-    return error_response(503, f"store unavailable: {exc}")
+async def motorhead_error(request: Request, exc: Exception) -> Response:
+    """Any of the package's errors: the status it knows (``http_status``), its message."""
+    assert isinstance(exc, MotorheadError)
+    status = exc.http_status
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, StoreUnavailable):
+        log.warning("store unavailable: %s", exc)
+        message = f"store unavailable: {message}"
+    elif status >= 500 and status not in (503, 504):
+        log.error("%s on %s %s", type(exc).__name__, request.method, request.url.path,
+                  exc_info=exc)
+    return error_response(status, message)
 
 
 async def timed_out(request: Request, exc: Exception) -> Response:
@@ -64,8 +71,7 @@ async def unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     ApiError: api_error,
     HTTPException: http_error,
-    InvalidInput: invalid_input,
-    StoreUnavailable: store_unavailable,
-    TimeoutError: timed_out,
+    MotorheadError: motorhead_error,
+    TimeoutError: timed_out,  # a timeout that is not ours (WaitTimedOut is a MotorheadError)
     Exception: unexpected,
 }

@@ -6,8 +6,6 @@ uses them to offer the whole Memory protocol over HTTP.
 
 from __future__ import annotations
 
-from anyio import CapacityLimiter, to_thread
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -16,28 +14,14 @@ from .routes import OK, memory_of
 
 MAX_HISTORY_PAGE = 1000
 MAX_WAIT_SECONDS = 600.0
-WAIT_THREADS = 16
-
-
-def _wait_limiter(request: Request) -> CapacityLimiter:
-    """Waits block a thread for long: they get their own threads (per app), so they can
-    never starve the pool that serves ordinary requests."""
-    state = request.app.state
-    if getattr(state, "wait_limiter", None) is None:
-        state.wait_limiter = CapacityLimiter(WAIT_THREADS)
-    return state.wait_limiter
 
 
 async def get_window(request: Request) -> Response:
-    """The window chronologically with every message field, the context and its summary."""
-    view = await memory_of(request).aget(parsing.session_id(request))
-    return JSONResponse({
-        "messages": [m.to_dict() for m in view.messages],
-        "context": view.context,
-        "tokens": view.tokens,
-        "summary": view.summary.to_dict() if view.summary else None,
-        "window_size": memory_of(request).window_size,
-    })
+    """The window chronologically with every message field, the context and its summary
+    (``MemoryView.to_dict()``), plus the server's window size."""
+    memory = memory_of(request)
+    view = await memory.aget(parsing.session_id(request))
+    return JSONResponse({**view.to_dict(), "window_size": memory.window_size})
 
 
 async def get_messages(request: Request) -> Response:
@@ -46,7 +30,7 @@ async def get_messages(request: Request) -> Response:
     sid = parsing.session_id(request)
     cursor = parsing.query_int(request, "cursor", 0, minimum=0)
     limit = parsing.query_int(request, "limit", 100, maximum=MAX_HISTORY_PAGE)
-    messages = await run_in_threadpool(memory_of(request).history, sid, cursor, limit)
+    messages = await memory_of(request).ahistory(sid, cursor, limit)
     next_cursor = messages[-1].seq + 1 if len(messages) == limit else None
     return JSONResponse({"messages": [m.to_dict() for m in messages],
                          "next_cursor": next_cursor})
@@ -54,21 +38,22 @@ async def get_messages(request: Request) -> Response:
 
 async def get_summaries(request: Request) -> Response:
     """Every summary of the session, oldest first (the last one is current)."""
-    summaries = await run_in_threadpool(memory_of(request).summaries,
-                                        parsing.session_id(request))
+    summaries = await memory_of(request).asummaries(parsing.session_id(request))
     return JSONResponse({"summaries": [s.to_dict() for s in summaries]})
 
 
 async def session_infos(request: Request) -> Response:
     """Counts of every session (or of those named by repeated ``id``), by last write."""
     ids = request.query_params.getlist("id") or None
-    infos = await run_in_threadpool(memory_of(request).session_infos, ids)
+    infos = await memory_of(request).asession_infos(ids)
     return JSONResponse({"sessions": [i.to_dict() for i in infos]})
 
 
 async def _wait(request: Request, sid: str | None) -> Response:
+    """``await_idle`` runs the blocking wait on threads of the memory's own (so waits never
+    starve the threads that serve ordinary requests); a timeout is a 504."""
     timeout = parsing.query_float(request, "timeout", 30.0, MAX_WAIT_SECONDS)
-    await to_thread.run_sync(memory_of(request).wait, sid, timeout, limiter=_wait_limiter(request))
+    await memory_of(request).await_idle(sid, timeout)
     return JSONResponse(OK)
 
 

@@ -1,7 +1,8 @@
 """Reading requests: bounded JSON bodies, typed query values, session ids from the path.
 
-Each helper raises :class:`~.errors.ApiError` with a message that names the
-problem, so the route functions stay a few lines of calls into the Memory.
+Each helper raises :class:`~.errors.ApiError` (or, for query integers, the
+:class:`~motorhead_magic.errors.InvalidInput` of the shared parser) with a message that
+names the problem, so the route functions stay a few lines of calls into the Memory.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ..params import bounded_int
+from ..records import MAX_BODY_BYTES
 from .errors import ApiError
-
-MAX_BODY_BYTES = 2 * 1024 * 1024  # 2 MiB, as upstream's JSON limit
 
 
 def _no_constants(name: str) -> Any:
@@ -62,17 +63,8 @@ def memory_body(body: Any) -> tuple[list[Any], str | None]:
 
 def query_int(request: Request, name: str, default: int, minimum: int = 1,
               maximum: int | None = None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ApiError(400, f"query parameter `{name}` must be an integer, got {raw!r}") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ApiError(400, f"query parameter `{name}` must be {bound}, got {value}")
-    return value
+    """The query value ``name`` as an integer in bounds (the parser the sidebar API uses too)."""
+    return bounded_int(name, request.query_params.get(name), default, minimum, maximum)
 
 
 def query_float(request: Request, name: str, default: float, maximum: float) -> float:

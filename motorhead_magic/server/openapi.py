@@ -43,7 +43,7 @@ def _int_query(name: str, description: str, minimum: int = 1,
 
 SESSION_IDS = {"name": "id", "in": "query", "required": False, "explode": True,
                "description": "only these sessions (repeat the parameter)",
-               "schema": {"type": "array", "items": {"type": "string"}}}
+               "schema": {"type": "array", "items": {"type": "string", "minLength": 1}}}
 TIMEOUT = {"name": "timeout", "in": "query", "required": False,
            "schema": {"type": "number", "minimum": 0, "maximum": 600}}
 
@@ -90,8 +90,10 @@ SCHEMAS: dict[str, Any] = {
             "session_id": {"type": "string"}, "through_seq": {"type": "integer"},
             "context": {"type": "string"}, "tokens_used": {"type": "integer"},
             "created_at": {"type": "string", "format": "date-time"}}},
-    "Window": {"type": "object", "required": ["messages", "context", "tokens", "summary"],
+    "Window": {"type": "object",
+               "required": ["session_id", "messages", "context", "tokens", "summary"],
                "properties": {
+                   "session_id": {"type": "string"},
                    "messages": {"type": "array", "items": _ref("StoredMessage"),
                                 "description": "the window, oldest first"},
                    "context": {"type": ["string", "null"]}, "tokens": {"type": "integer"},
@@ -154,7 +156,7 @@ PATHS: dict[str, Any] = {
     "/session-infos": {"get": _op(
         "Counts of every session (or of the sessions named by `id`), by ascending last write",
         {"200": _json({"type": "object", "required": ["sessions"], "properties": {
-            "sessions": {"type": "array", "items": _ref("SessionInfo")}}})},
+            "sessions": {"type": "array", "items": _ref("SessionInfo")}}}), "400": ERROR},
         [SESSION_IDS], additive=True)},
 }
 

@@ -61,6 +61,10 @@ def test_sidebar_lists_searches_and_opens_a_session(page: Any, lab: Lab) -> None
 
     page.click(item("alpha chat"))
     page.wait_for_selector(".mh-session-title:has-text('alpha chat')")
+    # The counts and the window come from the detail's message_count, summary_count, messages.
+    meta = page.inner_text(".mh-session-view .mh-stats")
+    assert "8 messages · 1 summary · " in meta
+    assert re.search(r"window [1-9]\d*/\d+ msgs \(\d+ tokens\)", meta), meta
     summary = page.inner_text(".mh-summary-text")
     assert "question 0" in summary and "answer 0" in summary
     assert page.locator(".mh-message").count() == 8

@@ -13,10 +13,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from starlette.testclient import TestClient
 from tornado.httpclient import HTTPClientError
 
 import motorhead_magic as mh
+from motorhead_magic.jupyter.handlers import SETTINGS_KEY
+from motorhead_magic.records import MemoryView
+from motorhead_magic.server import create_app
 from tests.fakes import SummaryEcho
+from tests.test_server_errors import FailingMemory, error_classes
 
 ODD_IDS = [
     "with space",
@@ -135,18 +140,18 @@ async def test_session_detail_has_window_summary_and_counts(api, store_url) -> N
     finally:
         memory.close()
     detail = body(await api("sessions", "chat"))
-    assert detail["messages"] == 10
-    assert detail["summaries"] >= 1
+    assert detail["message_count"] == 10
+    assert detail["summary_count"] >= 1
     assert detail["summary"]["through_seq"] >= 0
     assert "question 0" in detail["context"]
-    assert 1 <= len(detail["window"]) <= 4
-    assert detail["window"][-1]["content"] == "answer 4"
-    assert detail["window"][-1]["seq"] == 9
+    assert 1 <= len(detail["messages"]) <= 4
+    assert detail["messages"][-1]["content"] == "answer 4"
+    assert detail["messages"][-1]["seq"] == 9
     assert detail["tokens"] == sum(
         s["tokens_used"] for s in body(await api("sessions", "chat", "summaries"))["summaries"]
     )
     summaries = body(await api("sessions", "chat", "summaries"))["summaries"]
-    assert len(summaries) == detail["summaries"]
+    assert len(summaries) == detail["summary_count"]
     assert summaries[-1]["context"] == detail["context"]
 
 
@@ -184,7 +189,7 @@ async def test_odd_session_ids_round_trip(api, memory, session_id: str) -> None:
     listed = body(await api("sessions", params={"q": session_id}))
     assert session_id in [s["session_id"] for s in listed["sessions"]]
     detail = body(await api("sessions", session_id))
-    assert detail["session_id"] == session_id and detail["messages"] == 2
+    assert detail["session_id"] == session_id and detail["message_count"] == 2
     history = body(await api("sessions", session_id, "history"))
     assert [m["content"] for m in history["messages"]] == ["question 1", "answer 1"]
     response = await api("sessions", session_id, method="DELETE")
@@ -211,3 +216,44 @@ async def test_a_store_that_cannot_open_is_a_json_503(api, monkeypatch) -> None:
         await api("sessions")
     assert err.value.code == 503
     assert "unknown URL scheme 'bogus'" in json.loads(err.value.response.body)["error"]
+
+
+async def test_detail_is_the_servers_window_shape_and_round_trips(api, store_url) -> None:
+    """The sidebar's detail and the Motörhead server's ``/window`` are the same
+    ``MemoryView.to_dict()``, each with its extra fields beside it."""
+    memory = mh.connect(store_url, window_size=4, summarizer=SummaryEcho())
+    try:
+        for i in range(5):
+            memory.add("same shape", turn(i))
+            memory.wait("same shape")
+        view = memory.get("same shape")
+        with TestClient(create_app(memory, close_memory=False)) as client:
+            window = client.get(f"/sessions/{quote('same shape', safe='')}/window").json()
+    finally:
+        memory.close()
+    detail = body(await api("sessions", "same shape"))
+    keys = set(view.to_dict())
+    assert keys == {"session_id", "messages", "context", "tokens", "summary"}
+    assert {k: detail[k] for k in keys} == {k: window[k] for k in keys} == view.to_dict()
+    assert MemoryView.from_dict(detail) == MemoryView.from_dict(window) == view
+    extras = set(detail) - keys
+    assert extras == {"window_size", "window_tokens", "message_count", "summary_count",
+                      "last_write"}
+    assert detail["message_count"] == view.message_count == 10
+
+
+async def test_every_motorhead_error_answers_its_http_status(api, jp_serverapp) -> None:
+    service = jp_serverapp.web_app.settings[SETTINGS_KEY]
+    failing = FailingMemory()
+    service._memory = failing  # opened already: every request reaches the failing memory
+    for error_class in error_classes():
+        failing.error = error = error_class(f"{error_class.__name__} on purpose")
+        for parts, method in [(("sessions",), "GET"), (("sessions", "s"), "GET"),
+                              (("sessions", "s", "history"), "GET"),
+                              (("sessions", "s", "summaries"), "GET"),
+                              (("sessions", "s"), "DELETE")]:
+            with pytest.raises(HTTPClientError) as err:
+                await api(*parts, method=method)
+            assert err.value.code == error_class.http_status, (error_class, parts, method)
+            answer = json.loads(err.value.response.body)
+            assert answer == {"error": str(error), "status": error_class.http_status}
