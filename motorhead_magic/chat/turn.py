@@ -8,14 +8,18 @@ prompt, never parsed as one, so braces, JSON, code, ``$`` and quotes are inert.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from ..errors import EmptyReply, InvalidInput, TurnInterrupted
 from ..memory import Memory
+from ..memory.tokens import count_tokens
 from ..records import AI, HUMAN, MemoryView, Message, content_text, role_kind
 
 SYSTEM_PROMPT = "You are a chatbot having a conversation with a human."
@@ -126,14 +130,63 @@ def _without_partial_marker(text: str, marker: str | None) -> str:
     return text
 
 
+def prompt_identity(prompt: Any) -> dict[str, str]:
+    """Which prompt a turn used: the default, a template (by the hash of its text), or a
+    LangChain prompt (by its class and the hash of its repr)."""
+    if prompt is None:
+        return {"kind": "default", "hash": _digest(SYSTEM_PROMPT)}
+    if isinstance(prompt, str):
+        return {"kind": "template", "hash": _digest(prompt)}
+    return {"kind": f"langchain:{type(prompt).__name__}", "hash": _digest(repr(prompt))}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def provenance(view: MemoryView, prompt: Any) -> dict[str, Any]:
+    """What the prompt was built from, enough to rebuild the exact messages: the
+    template text (or the default system text), the summary in force (by its point and
+    time) and the window's seqs."""
+    summary = view.summary
+    return {
+        "system": prompt if isinstance(prompt, str) else SYSTEM_PROMPT if prompt is None
+        else None,
+        "summary": None if summary is None else {
+            "through_seq": summary.through_seq, "created_at": summary.created_at.isoformat()},
+        "window": [m.seq for m in view.messages],
+        "retrieved": [],
+    }
+
+
+@dataclass
+class _Usage:
+    """The model's own usage report when it sends one (OpenAI with stream usage,
+    llama.cpp), else None and the tokens are counted."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    first_token: float | None = None
+
+    def take(self, message: Any) -> None:
+        usage = getattr(message, "usage_metadata", None) or {}
+        if usage.get("input_tokens"):
+            self.input_tokens = (self.input_tokens or 0) + int(usage["input_tokens"])
+        if usage.get("output_tokens"):
+            self.output_tokens = (self.output_tokens or 0) + int(usage["output_tokens"])
+
+
 def _stream(model: Any, messages: list[BaseMessage], on_token: Callable[[str], None] | None,
-            next_turn: str | None, so_far: list[str]) -> str:
+            next_turn: str | None, so_far: list[str], usage: _Usage) -> str:
     """The streamed reply; ``so_far[0]`` holds it as it grows (for an interrupt)."""
     reply = ""
     for chunk in model.stream(messages):
+        usage.take(chunk)
         piece = content_text(chunk)
         if not piece:
             continue
+        if usage.first_token is None:
+            usage.first_token = time.perf_counter()
         reply += piece
         so_far[0] = reply
         if next_turn and next_turn in reply:
@@ -141,6 +194,42 @@ def _stream(model: Any, messages: list[BaseMessage], on_token: Callable[[str], N
         if on_token is not None:
             on_token(_without_partial_marker(reply, next_turn))
     return reply
+
+
+def ask(model: Any, messages: list[BaseMessage], *, stream: bool = True,
+        on_token: Callable[[str], None] | None = None, next_turn: str | None = None
+        ) -> tuple[str, dict[str, Any]]:
+    """The model's reply to ``messages`` and what it cost: tokens (reported by the model,
+    else counted), time to first token and total time. An interrupt becomes
+    :class:`~motorhead_magic.errors.TurnInterrupted` carrying the partial reply."""
+    usage, so_far = _Usage(), [""]
+    started = time.perf_counter()
+    try:
+        if stream:
+            reply = _stream(model, messages, on_token, next_turn, so_far, usage)
+        else:
+            answer = model.invoke(messages)
+            usage.take(answer)
+            reply = content_text(answer)
+            usage.first_token = time.perf_counter()
+    except KeyboardInterrupt:
+        raise TurnInterrupted(_without_partial_marker(so_far[0], next_turn).strip()) from None
+    if next_turn:
+        reply = reply.split(next_turn, 1)[0]
+    reply = reply.strip()
+    ended = time.perf_counter()
+    counted = usage.input_tokens is None or usage.output_tokens is None
+    cost = {
+        "input_tokens": usage.input_tokens if usage.input_tokens is not None else sum(
+            count_tokens(content_text(m)) for m in messages),
+        "output_tokens": usage.output_tokens if usage.output_tokens is not None
+        else count_tokens(reply),
+        "tokens_counted": counted,  # True: counted here; False: the model's own report
+        "first_token_ms": None if usage.first_token is None
+        else round((usage.first_token - started) * 1000, 3),
+        "total_ms": round((ended - started) * 1000, 3),
+    }
+    return reply, cost
 
 
 def run_turn(
@@ -158,27 +247,23 @@ def run_turn(
     grow. The Human and AI messages are stored with one ``memory.add`` only after the
     reply is complete; any exception stores nothing and propagates (an interrupt as
     :class:`~motorhead_magic.errors.TurnInterrupted`, carrying the partial reply).
-    ``metadata`` goes onto the stored AI message."""
+
+    The AI message's metadata is ``metadata`` (e.g. the model's label) plus the turn's
+    ledger (DESIGN.md section 3): the prompt's identity, tokens, timings, and the
+    provenance of every part of the prompt (see :func:`provenance`)."""
     if not isinstance(human_input, str) or not human_input.strip():
         raise InvalidInput("the message is empty: write it below the %%motorhead line")
-    messages = build_messages(memory.get(session_id), human_input, prompt)
+    view = memory.get(session_id)
+    messages = build_messages(view, human_input, prompt)
     # A seed-style string template invites the model to write the human's next line too.
     next_turn = TURN_MARKER if isinstance(prompt, str) else None
-    so_far: list[str] = [""]
-    try:
-        if stream:
-            reply = _stream(model, messages, on_token, next_turn, so_far)
-        else:
-            reply = content_text(model.invoke(messages))
-    except KeyboardInterrupt:
-        raise TurnInterrupted(_without_partial_marker(so_far[0], next_turn).strip()) from None
-    if next_turn:
-        reply = reply.split(next_turn, 1)[0]
-    reply = reply.strip()
+    reply, cost = ask(model, messages, stream=stream, on_token=on_token, next_turn=next_turn)
     if not reply:
         raise EmptyReply("the model returned an empty reply; nothing was stored")
+    ledger = {**dict(metadata or {}), "prompt": prompt_identity(prompt), **cost,
+              "seen": provenance(view, prompt)}
     memory.add(session_id, [
         {"role": HUMAN, "content": human_input},
-        {"role": AI, "content": reply, "metadata": dict(metadata or {})},
+        {"role": AI, "content": reply, "metadata": ledger},
     ])
     return reply

@@ -91,8 +91,15 @@ def test_run_turn_streams_then_stores_once(memory, monkeypatch):
     assert seen == ["one", "one two", "one two three"]
     assert len(writes) == 1
     history = memory.history("s")
-    assert [(m.role, m.content, m.metadata) for m in history] == [
-        ("Human", "hi", {}), ("AI", "one two three", {"model": "m"})]
+    assert [(m.role, m.content) for m in history] == [("Human", "hi"), ("AI", "one two three")]
+    assert history[0].metadata == {}
+    ledger = history[1].metadata
+    assert ledger["model"] == "m" and ledger["prompt"]["kind"] == "default"
+    assert ledger["input_tokens"] > 0 and ledger["output_tokens"] == 3  # counted (cl100k)
+    assert ledger["tokens_counted"] is True
+    assert 0 <= ledger["first_token_ms"] <= ledger["total_ms"]
+    assert ledger["seen"] == {"system": SYSTEM_PROMPT, "summary": None, "window": [],
+                              "retrieved": []}
 
 
 @pytest.mark.parametrize("failure", ["fail_after", "interrupt_after"])

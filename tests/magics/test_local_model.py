@@ -28,7 +28,8 @@ def test_seed_conversation_with_the_local_model(ip):
     memory = magics(ip).memory
     history = memory.history("bob")
     assert [m.role for m in history] == ["Human", "AI"] * 3
-    assert history[-1].content == replies[-1] and history[-1].metadata == {"model": LOCAL_LABEL}
+    assert history[-1].content == replies[-1] and history[-1].metadata["model"] == LOCAL_LABEL
+    assert history[-1].metadata["input_tokens"] > 0 and history[-1].metadata["output_tokens"] > 0
     (summary,) = memory.summaries("bob")  # 6 messages > 4: the local model summarized
     assert summary.through_seq == 3 and summary.context.strip()
     assert memory.get("bob").context == summary.context

@@ -114,7 +114,7 @@ def test_export_and_sessions_are_dataframes(ip, chat):
     assert list(frame.columns) == ["session_id", "seq", "role", "content", "tokens",
                                    "created_at", "summarized", "metadata"]
     assert frame["content"].tolist() == ["hi im bob", "Hi Bob, nice to meet you."]
-    assert frame["metadata"].iloc[1] == {"model": "chat (RecordingChat)"}
+    assert frame["metadata"].iloc[1]["model"] == "chat (RecordingChat)"
     assert sorted(line(ip, "export --all")["session_id"].unique()) == ["default", "other"]
     assert line(ip, "export --session other")["content"].tolist()[0] == "hello"
     summaries = line(ip, "export --summaries")
