@@ -6,7 +6,10 @@ Starts a real JupyterLab (as the browser tests do) on a seeded SQLite store and
 drives Debian Chromium. Reports, p50 over ``--repeat`` runs:
 
 - time to first paint of the session list and of the session view, in the
-  browser: from the click to the frame after the rows are in the DOM;
+  browser: from the click to the frame after the rows are in the DOM (the view
+  opens scrolled to the newest message);
+- one poll of the open session that finds nothing new (what the view costs every
+  10 s while visible): its time, and that it re-rendered nothing;
 - server time and bytes of each page request the sidebar makes;
 - ratios against baselines measured in the same run: bytes of the unpaginated
   answer (every session / every message) and the store call alone.
@@ -60,6 +63,15 @@ SESSION_PAINT = """async (id) => {
   }
   await new Promise(r => requestAnimationFrame(r));
   return [performance.now() - t0, document.querySelectorAll('.mh-message').length];
+}"""
+
+SESSION_POLL = """async () => {
+  const sidebar = [...window.jupyterapp.shell.widgets('left')]
+    .find(w => w.id === 'motorhead-magic-sidebar');
+  const first = document.querySelector('.mh-message');
+  const t0 = performance.now();
+  await sidebar.poll();
+  return [performance.now() - t0, document.querySelector('.mh-message') === first];
 }"""
 
 LOAD_OLDER = """async () => {
@@ -162,12 +174,15 @@ def main() -> None:
             page.wait_for_selector(".mh-session-item")
             page.evaluate(NEXT_FRAME)
             cold = (time.perf_counter() - start) * 1000
-            lists, views, olders = [], [], []
+            lists, views, olders, polls, kept = [], [], [], [], True
             for _ in range(args.repeat):
                 ms, shown = page.evaluate(LIST_PAINT)
                 lists.append(ms)
                 ms, messages = page.evaluate(SESSION_PAINT, BIG)
                 views.append(ms)
+                ms, same = page.evaluate(SESSION_POLL)
+                polls.append(ms)
+                kept = kept and same
                 ms, more = page.evaluate(LOAD_OLDER)
                 olders.append(ms)
                 page.click(".mh-back")
@@ -182,10 +197,12 @@ def main() -> None:
             ("list first paint (cold: open sidebar)", cold, True),
             (f"list first paint (refresh, {shown} rows)", p50(lists), True),
             (f"session view first paint ({messages} msgs)", p50(views), True),
+            ("session poll, nothing new (2 requests)", p50(polls), False),
             (f"load older (+100, {more} shown)", p50(olders), False),
         ]:
             note = f"{ms / 1000:.3f}x the 1 s target" if vs_target else ""
             print(f"  {label:42s} {ms:8.1f} ms  {note}")
+        print(f"  session polls that found nothing new re-rendered nothing: {kept}")
         print(f"  bytes per API response in the browser: max {max(resources):,} B,"
               f" mean {statistics.mean(resources):,.0f} B over {len(resources)} requests")
 

@@ -42,20 +42,25 @@ export interface ISummary {
 }
 
 /**
- * A session's window: the fields of `MemoryView.to_dict()` (the same shape as the
- * Motörhead server's `/window` route), plus the sidebar's counts.
+ * A session as the store tells it: the fields of `MemoryView.to_dict()` (the same
+ * shape as the Motörhead server's `/window` route; `messages` is the window at the
+ * server's own default size, which kernels may not share, so the sidebar does not
+ * show it), plus counts. No window size: that is each kernel's setting.
  */
 export interface ISessionDetail {
   session_id: string;
-  messages: IMessage[]; // the window, oldest first
+  messages: IMessage[];
   context: string | null;
+  /** LLM tokens spent summarizing, over all summaries. */
   tokens: number;
   summary: ISummary | null;
-  window_size: number | null;
-  window_tokens: number;
   message_count: number;
   summary_count: number;
+  /** Messages after the summary point: not yet summarized. */
+  after_summary: number;
   last_write: string | null;
+  /** Background summarization the store can tell of, one line each. */
+  progress: string[];
 }
 
 export interface IHistoryPage {

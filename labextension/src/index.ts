@@ -7,7 +7,7 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, InputDialog, showErrorMessage } from '@jupyterlab/apputils';
+import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -64,20 +64,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(CommandIDs.insert, {
       label: args =>
         args.sessionId ? `Insert %%motorhead Cell for ${args.sessionId}` : 'Insert %%motorhead Cell',
-      caption: 'Insert a %%motorhead --session ID cell into the active notebook',
+      caption:
+        'Insert a %%motorhead cell into the notebook in front (or a new one): for the given ' +
+        'session, else a plain cell, which uses the session the kernel is bound to',
       execute: async args => {
-        let id = (args.sessionId as string | undefined) ?? sidebar.currentSession ?? undefined;
-        if (!id) {
-          const answer = await InputDialog.getText({
-            title: 'Insert %%motorhead cell',
-            label: 'Session id',
-            placeholder: 'e.g. my-chat'
-          });
-          if (!answer.button.accept || !answer.value) {
-            return;
-          }
-          id = answer.value;
-        }
+        const id = (args.sessionId as string | undefined) || undefined;
         try {
           return await insertMagicCell(app, tracker, id);
         } catch (err) {

@@ -1,6 +1,7 @@
 /**
- * Notebook side: insert a `%%motorhead --session ID` cell, and show the body
- * of `%%motorhead` cells as Markdown (the cell is a chat message, not Python).
+ * Notebook side: insert a `%%motorhead` cell (with `--session ID` for a chosen
+ * session, plain otherwise: the kernel's own session), and show the body of
+ * `%%motorhead` cells as Markdown (the cell is a chat message, not Python).
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { ICodeCellModel } from '@jupyterlab/cells';
@@ -30,7 +31,12 @@ export function quoteSessionId(id: string): string {
   return `"${id.replace(/[\\"]/g, c => '\\' + c)}"`;
 }
 
-export function magicCell(sessionId: string): string {
+/** The magic line: `%%motorhead --session ID`, or a plain `%%motorhead` (the session
+ * the kernel is bound to) without an id. */
+export function magicCell(sessionId?: string): string {
+  if (sessionId === undefined) {
+    return `${MAGIC}\n`;
+  }
   if (/[\r\n]/.test(sessionId)) {
     throw new Error('A session id with a line break cannot go on the %%motorhead line.');
   }
@@ -42,17 +48,31 @@ function setActiveSource(notebook: Notebook, source: string): void {
 }
 
 /**
+ * The notebook the user is looking at: the main area's current widget when it is a
+ * notebook. Not the tracker's last-used one: with the Launcher (or any other
+ * document) in front, a cell must not go into a notebook out of sight.
+ */
+export function currentNotebook(
+  app: JupyterFrontEnd,
+  tracker: INotebookTracker
+): NotebookPanel | null {
+  const current = app.shell.currentWidget;
+  return current && tracker.has(current) ? (current as NotebookPanel) : null;
+}
+
+/**
  * Insert a `%%motorhead` cell below the active cell of the current notebook
  * (or a new notebook), preceded by `%load_ext motorhead_magic` when the
  * notebook does not load the extension yet, and focus it for typing.
+ * Without a session id the cell is a plain `%%motorhead`.
  */
 export async function insertMagicCell(
   app: JupyterFrontEnd,
   tracker: INotebookTracker,
-  sessionId: string
+  sessionId?: string
 ): Promise<NotebookPanel> {
   const cell = magicCell(sessionId); // throws early for ids the magic line cannot hold
-  let panel = tracker.currentWidget;
+  let panel = currentNotebook(app, tracker);
   if (!panel) {
     // Name the default kernel, or JupyterLab asks which one to start.
     await app.serviceManager.kernelspecs.ready;

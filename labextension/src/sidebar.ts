@@ -1,14 +1,20 @@
 /**
  * The "Motörhead" sidebar: a paged, searchable session list and a session
- * view (summary on top, messages below). Plain DOM on purpose: a page is at
- * most a few hundred nodes, built in one fragment, so 10,000 sessions or a
- * 10,000-message history paint as fast as one page does.
+ * view (summary on top, messages below, opened at the newest message). Plain DOM
+ * on purpose: a page is at most a few hundred nodes, built in one fragment, so
+ * 10,000 sessions or a 10,000-message history paint as fast as one page does.
+ *
+ * While visible, the list and the open session re-read the store every POLL_MS
+ * and re-render only what changed, so turns from kernels and summaries that land
+ * show up. The sidebar serves the store, not a kernel: it says what the store
+ * knows (counts, the summary point, messages after it), never a window size.
  */
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import {
+  ApiError,
   IHistoryPage,
   IMessage,
   ISessionDetail,
@@ -21,8 +27,10 @@ import {
 
 const PAGE_SIZE = 50;
 const HISTORY_LIMIT = 100;
-/** How often a visible list re-reads its page, so turns from kernels show up. */
+/** How often a visible list or session re-reads the store, so turns from kernels show up. */
 const POLL_MS = 10_000;
+/** Within this many pixels of the end, the log counts as "at the newest message". */
+const AT_END_PX = 24;
 
 /** Build an element with a class and optional text in one line. */
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -53,6 +61,33 @@ function when(iso: string | null): string {
 
 function count(n: number, one: string, many: string): string {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+}
+
+/** The session's counts, in the words every surface uses. */
+export function sessionStats(d: ISessionDetail): string {
+  return (
+    `${count(d.message_count, 'message', 'messages')} · ` +
+    `${count(d.summary_count, 'summary', 'summaries')} · ` +
+    `${d.tokens.toLocaleString()} tokens spent summarizing`
+  );
+}
+
+/** Where the summary stands: its point and what came after it (facts of the store). */
+export function summaryState(d: ISessionDetail): string {
+  const after =
+    d.after_summary === 0
+      ? 'no messages after it'
+      : `${count(d.after_summary, 'message', 'messages')} not yet summarized`;
+  if (!d.summary) {
+    return d.message_count === 0
+      ? 'No summary yet'
+      : `No summary yet · ${count(d.message_count, 'message', 'messages')} not yet summarized`;
+  }
+  const point =
+    d.summary.through_seq >= 0
+      ? `Summary through #${d.summary.through_seq.toLocaleString()}`
+      : 'Summary set by a client';
+  return `${point} · ${after}`;
 }
 
 export interface ISidebarOptions {
@@ -126,6 +161,12 @@ export class MotorheadSidebar extends Widget {
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
+    if (this.loaded) {
+      if (this.scrollPending) {
+        this.scrollToNewest();
+      }
+      void this.poll(); // catch up on what happened while hidden
+    }
     this.ensureLoaded();
   }
 
@@ -138,7 +179,7 @@ export class MotorheadSidebar extends Widget {
   /** Reload what is on screen (the list, or the open session). */
   async refresh(): Promise<void> {
     if (this.currentSession !== null) {
-      return this.openSession(this.currentSession);
+      return this.pollSession(true);
     }
     const ticket = ++this.ticket;
     this.status.textContent = 'Loading…';
@@ -161,8 +202,11 @@ export class MotorheadSidebar extends Widget {
   /** A quiet refresh of the list on screen: re-renders only what changed, never
    * fights a user action (any newer request wins), keeps the old list on errors. */
   private async poll(): Promise<void> {
-    if (!this.loaded || !this.isVisible || this.currentSession !== null || document.hidden) {
+    if (!this.loaded || !this.isVisible || document.hidden) {
       return;
+    }
+    if (this.currentSession !== null) {
+      return this.pollSession(false);
     }
     const ticket = this.ticket;
     try {
@@ -186,6 +230,8 @@ export class MotorheadSidebar extends Widget {
   async openSession(id: string): Promise<void> {
     const ticket = ++this.ticket;
     this.shownSession = id;
+    this.shownSessionKey = '';
+    this.log = null;
     this.listView.hidden = true;
     this.sessionView.hidden = false;
     this.sessionView.replaceChildren(el('div', 'mh-status', 'Loading…'));
@@ -203,6 +249,43 @@ export class MotorheadSidebar extends Widget {
           this.backButton(),
           el('div', 'mh-status mh-error', (err as Error).message)
         );
+      }
+    }
+  }
+
+  /**
+   * Re-read the open session and update the view if anything changed: the counts,
+   * the summary, the newest page of messages (older pages loaded by the user stay).
+   * A view at its newest message stays there. `loud` (the refresh button) reports
+   * errors; the timer's quiet polls keep what is shown and try again later.
+   */
+  private async pollSession(loud: boolean): Promise<void> {
+    const id = this.currentSession;
+    if (id === null || this.log === null) {
+      return loud && id !== null ? this.openSession(id) : undefined;
+    }
+    const ticket = this.ticket;
+    try {
+      const [detail, history] = await Promise.all([
+        getSession(id),
+        getHistory(id, undefined, HISTORY_LIMIT)
+      ]);
+      if (ticket !== this.ticket || this.currentSession !== id) {
+        return; // the user moved on
+      }
+      this.note.hidden = true;
+      const key = JSON.stringify([detail, history]);
+      if (key !== this.shownSessionKey) {
+        this.updateSession(detail, history, key);
+      }
+    } catch (err) {
+      if (ticket !== this.ticket || this.currentSession !== id) {
+        return;
+      }
+      if (err instanceof ApiError && err.status === 404) {
+        this.showNote('This session no longer exists (deleted elsewhere).');
+      } else if (loud) {
+        this.showNote(`Could not refresh: ${(err as Error).message}`);
       }
     }
   }
@@ -282,51 +365,117 @@ export class MotorheadSidebar extends Widget {
     return back;
   }
 
+  private showNote(text: string): void {
+    this.note.textContent = text;
+    this.note.hidden = false;
+  }
+
   private renderSession(detail: ISessionDetail, history: IHistoryPage): void {
     const id = detail.session_id;
     const actions = el('div', 'mh-toolbar');
     const open = button('Open in notebook', 'mh-open', 'Insert a %%motorhead cell for this session');
     open.addEventListener('click', () => void this.options.openInNotebook(id));
+    const refresh = button('⟳', 'mh-session-refresh', 'Refresh this session');
+    refresh.addEventListener('click', () => void this.pollSession(true));
     const del = button('Delete', 'mh-delete jp-mod-warn', 'Delete this session');
     del.addEventListener('click', () => void this.confirmDelete(id));
-    actions.append(this.backButton(), open, del);
+    actions.append(this.backButton(), refresh, open, del);
+    this.shownMessages.clear();
 
     const head = el('div', 'mh-header');
-    head.append(actions, el('h2', 'mh-title mh-session-title', id));
-    head.appendChild(
-      el(
-        'div',
-        'mh-session-meta mh-stats',
-        `${count(detail.message_count, 'message', 'messages')} · ` +
-          `${count(detail.summary_count, 'summary', 'summaries')} · ` +
-          `${detail.tokens} summary tokens · window ${detail.messages.length}` +
-          `${detail.window_size ? '/' + detail.window_size : ''} msgs ` +
-          `(${detail.window_tokens} tokens)`
-      )
-    );
+    this.facts = el('div', 'mh-facts');
+    this.note = el('div', 'mh-note mh-error');
+    this.note.hidden = true;
+    head.append(actions, el('h2', 'mh-title mh-session-title', id), this.facts, this.note);
 
-    const summary = el('section', 'mh-summary');
-    summary.appendChild(
-      el(
-        'h3',
-        'mh-section-title',
-        !detail.summary
-          ? 'Summary'
-          : detail.summary.through_seq >= 0
-            ? `Summary (through message #${detail.summary.through_seq})`
-            : 'Summary (set by a client)'
-      )
-    );
-    summary.appendChild(
-      el('div', 'mh-summary-text', detail.context ?? 'No summary yet.')
-    );
+    this.summaryBox = el('details', 'mh-summary');
+    this.summaryBox.open = true;
 
     const messages = el('section', 'mh-messages');
     messages.appendChild(el('h3', 'mh-section-title', 'Messages'));
-    const log = el('ol', 'mh-message-list');
-    this.appendHistory(log, history, id);
-    messages.appendChild(log);
-    this.sessionView.replaceChildren(head, summary, messages);
+    this.log = el('ol', 'mh-message-list');
+    messages.appendChild(this.log);
+    this.renderFacts(detail);
+    this.appendHistory(this.log, history, id);
+    this.shownTotal = history.total;
+    this.shownSessionKey = JSON.stringify([detail, history]);
+    this.sessionView.replaceChildren(head, this.summaryBox, messages);
+    this.scrollToNewest();
+  }
+
+  /** The header's facts and the summary section, from one detail answer. */
+  private renderFacts(detail: ISessionDetail): void {
+    const facts: HTMLElement[] = [
+      el('div', 'mh-session-meta mh-stats', sessionStats(detail)),
+      el('div', 'mh-session-meta mh-summary-state', summaryState(detail))
+    ];
+    for (const line of detail.progress) {
+      facts.push(el('div', 'mh-progress', line));
+    }
+    if (detail.last_write) {
+      facts.push(el('div', 'mh-session-meta mh-last-write', `last write ${when(detail.last_write)}`));
+    }
+    this.facts.replaceChildren(...facts);
+
+    const s = detail.summary;
+    const title = !s
+      ? 'Summary'
+      : s.through_seq >= 0
+        ? `Summary (through message #${s.through_seq.toLocaleString()}, ${when(s.created_at)})`
+        : `Summary (set by a client, ${when(s.created_at)})`;
+    this.summaryBox.replaceChildren(
+      el('summary', 'mh-section-title', title),
+      el('div', 'mh-summary-text', detail.context ?? 'No summary yet.')
+    );
+  }
+
+  /** Apply a newer answer to the open view without losing the user's place. */
+  private updateSession(detail: ISessionDetail, history: IHistoryPage, key: string): void {
+    const log = this.log!;
+    if (history.total < this.shownTotal) {
+      // Fewer messages than shown: deleted and written again; start over.
+      this.renderSession(detail, history);
+      return;
+    }
+    const atEnd = this.isAtNewest();
+    const open = this.summaryBox.open;
+    this.renderFacts(detail);
+    this.summaryBox.open = open;
+    const through = detail.summary?.through_seq ?? -1;
+    for (const node of Array.from(log.querySelectorAll<HTMLElement>('.mh-message'))) {
+      const seq = Number(node.dataset.seq);
+      if (seq >= history.start) {
+        node.remove(); // the newest page replaces it below
+      } else if (node.classList.contains('mh-summarized') !== seq <= through) {
+        node.replaceWith(this.messageNode(this.shownMessages.get(seq)!, seq <= through));
+      }
+    }
+    const fragment = document.createDocumentFragment();
+    for (const m of history.messages) {
+      fragment.appendChild(this.messageNode(m));
+    }
+    log.appendChild(fragment);
+    this.shownTotal = history.total;
+    this.shownSessionKey = key;
+    if (atEnd) {
+      this.scrollToNewest();
+    }
+  }
+
+  private isAtNewest(): boolean {
+    const log = this.log;
+    return !log || log.scrollHeight - log.scrollTop - log.clientHeight <= AT_END_PX;
+  }
+
+  /** Show the newest message (the end of the log), now or when the sidebar is shown. */
+  private scrollToNewest(): void {
+    const log = this.log;
+    if (!log || !this.isVisible || log.clientHeight === 0) {
+      this.scrollPending = true;
+      return;
+    }
+    this.scrollPending = false;
+    log.scrollTop = log.scrollHeight;
   }
 
   /** Put one history page into the log, with "Load older" above it when there is more. */
@@ -334,15 +483,21 @@ export class MotorheadSidebar extends Widget {
     const fragment = document.createDocumentFragment();
     if (page.next_cursor !== null) {
       const more = button(
-        `Load older (${page.next_cursor} more)`,
+        `Load older (${page.next_cursor.toLocaleString()} more)`,
         'mh-load-older'
       );
       more.addEventListener('click', async () => {
         more.disabled = true;
         try {
           const older = await getHistory(id, page.next_cursor!, HISTORY_LIMIT);
+          if (log !== this.log) {
+            return; // the view was rebuilt meanwhile
+          }
+          // Keep the message the user was reading in place while older ones go above.
+          const fromEnd = log.scrollHeight - log.scrollTop;
           more.remove();
           this.appendHistory(log, older, id);
+          log.scrollTop = log.scrollHeight - fromEnd;
         } catch (err) {
           more.disabled = false;
           await showErrorMessage('Could not load messages', err as Error);
@@ -356,16 +511,21 @@ export class MotorheadSidebar extends Widget {
     log.prepend(fragment);
   }
 
-  private messageNode(m: IMessage): HTMLElement {
+  private messageNode(m: IMessage, summarized = m.summarized): HTMLElement {
+    this.shownMessages.set(m.seq, m);
     const item = el('li', `mh-message mh-role-${m.role.toLowerCase().replace(/\W/g, '')}`);
-    if (m.summarized) {
+    if (summarized) {
       item.classList.add('mh-summarized');
     }
     item.dataset.seq = String(m.seq);
     const meta = el('div', 'mh-message-meta');
     meta.append(
       el('span', 'mh-role', m.role),
-      el('span', 'mh-tokens', `#${m.seq} · ${m.tokens} tokens${m.summarized ? ' · summarized' : ''}`)
+      el(
+        'span',
+        'mh-tokens',
+        `#${m.seq.toLocaleString()} · ${m.tokens} tokens${summarized ? ' · summarized' : ''}`
+      )
     );
     meta.title = when(m.created_at);
     item.append(meta, el('div', 'mh-content', m.content));
@@ -385,4 +545,13 @@ export class MotorheadSidebar extends Widget {
   private shownSession: string | null = null;
   private shownList = '';
   private timer = 0;
+  // The open session's view: its parts, and what it shows (to re-render only on change).
+  private log: HTMLOListElement | null = null;
+  private facts = el('div', 'mh-facts');
+  private note = el('div', 'mh-note');
+  private summaryBox = el('details', 'mh-summary');
+  private shownSessionKey = '';
+  private shownTotal = 0;
+  private shownMessages = new Map<number, IMessage>();
+  private scrollPending = false;
 }

@@ -5,7 +5,13 @@ Thin on purpose: parse the request, await the ``Memory`` protocol's async twins
 event loop never blocks), shape JSON. Paging happens here so the browser never
 receives a whole store: 10,000 sessions or a 10,000-message history cost one
 small page each. Errors come from one table: a ``MotorheadError`` answers its
-``http_status``, as on the Motörhead server.
+``http_status``, as on the Motörhead server. A store that cannot be reached (503) is
+said so in the body without the store's host, path or password: the detail, redacted,
+goes to the server log.
+
+The server's memory is its own process, not a kernel's, so the sidebar shows what the
+store can tell (counts, the summary point, messages after it), never the window size
+a kernel uses; ``progress`` lists background work only when the store records it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -24,14 +32,45 @@ from jupyter_server.utils import url_path_join
 from ..errors import MotorheadError, StoreUnavailable
 from ..memory import Memory, connect
 from ..params import bounded_int
+from ..settings import redact
 
 API_PREFIX = "motorhead-magic/api"
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_HISTORY_LIMIT = 100
 SETTINGS_KEY = "motorhead_magic"
+# What a 503 body says: what failed, never where (hosts, paths and passwords are in
+# the exception's text, which goes to the server log, redacted).
+STORE_UNAVAILABLE = "memory store unavailable (details in the Jupyter server log)"
+CANNOT_OPEN = "cannot open the memory store (details in the Jupyter server log)"
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 T = TypeVar("T")
+
+
+class StoreCannotOpen(StoreUnavailable):
+    """The server's store could not be opened (a bad or unreachable MOTORHEAD_URL)."""
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every URL in it redacted (passwords of userinfo and query)."""
+
+    def one(match: re.Match[str]) -> str:
+        try:
+            return redact(match.group(0))
+        except ValueError:  # not parseable as a URL (e.g. a bad IPv6 host): hide it all
+            return "<url>"
+
+    return _URL.sub(one, text)
+
+
+def public_message(exc: MotorheadError) -> str:
+    """What the HTTP body may say about ``exc``: a 503 says what failed, not where."""
+    if isinstance(exc, StoreCannotOpen):
+        return CANNOT_OPEN
+    if exc.http_status == StoreUnavailable.http_status:
+        return STORE_UNAVAILABLE
+    return str(exc)
 
 
 class MemoryService:
@@ -52,7 +91,7 @@ class MemoryService:
                     try:
                         self._memory = await to_thread.run_sync(connect, self._url)
                     except MotorheadError as exc:  # a bad MOTORHEAD_URL is the server's problem
-                        raise StoreUnavailable(f"cannot open the memory store: {exc}") from exc
+                        raise StoreCannotOpen(f"cannot open the memory store: {exc}") from exc
         return self._memory
 
     def close(self) -> None:
@@ -82,20 +121,27 @@ async def list_sessions(memory: Memory, page: int, size: int, query: str) -> dic
 
 
 async def session_detail(memory: Memory, session_id: str) -> dict[str, Any] | None:
-    """The window as ``MemoryView.to_dict()`` (the server's ``/window`` shape) plus the
-    sidebar's counts; None for a session that has nothing."""
+    """The window as ``MemoryView.to_dict()`` (the server's ``/window`` shape) plus what
+    the store can tell: the counts, ``after_summary`` (messages after the summary point,
+    i.e. not yet summarized) and ``progress`` (one line per background fold the memory
+    knows of); None for a session that has nothing. No window size: that is the
+    kernels' setting, which the server cannot know."""
     view = await memory.aget(session_id)
     summaries = await memory.asummaries(session_id)
     if view.message_count == 0 and not summaries:
         return None
     last_write = view.messages[-1].created_at.isoformat() if view.messages else None
+    point = view.summary.through_seq + 1 if view.summary is not None else 0
+    # Background work the store can tell of (another process's folds are invisible
+    # until the stores record progress); a worker thread, as it may read the store.
+    progress = await to_thread.run_sync(memory.progress, session_id)
     return {
         **view.to_dict(),
-        "window_size": memory.window_size,
-        "window_tokens": sum(m.tokens for m in view.messages),
         "message_count": view.message_count,
         "summary_count": len(summaries),
+        "after_summary": max(0, view.message_count - max(0, point)),
         "last_write": last_write,
+        "progress": [p.describe() for p in progress],
     }
 
 
@@ -121,12 +167,17 @@ async def history_page(memory: Memory, session_id: str, cursor: int | None,
 
 
 @contextlib.contextmanager
-def http_errors() -> Iterator[None]:
-    """The one error mapping: a ``MotorheadError`` becomes its ``http_status``."""
+def http_errors(log: logging.Logger | None = None) -> Iterator[None]:
+    """The one error mapping: a ``MotorheadError`` becomes its ``http_status``. A 503's
+    body says what failed; its detail (hosts, paths) goes to ``log``, redacted."""
     try:
         yield
     except MotorheadError as exc:
-        raise tornado.web.HTTPError(exc.http_status, "%s", str(exc)) from exc
+        message = public_message(exc)
+        if message != str(exc) and log is not None:
+            log.warning("motorhead_magic: sidebar API answered %d: %s", exc.http_status,
+                        redact_text(str(exc)))
+        raise tornado.web.HTTPError(exc.http_status, "%s", message) from exc
 
 
 class BaseHandler(APIHandler):
@@ -148,7 +199,7 @@ class BaseHandler(APIHandler):
 
     async def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """``await fn(memory, *args)``, opening the memory on first use."""
-        with http_errors():
+        with http_errors(self.log):
             return await fn(await self.service.memory(), *args)
 
     def int_arg(self, name: str, default: int | None, lo: int, hi: int | None = None) -> int | None:

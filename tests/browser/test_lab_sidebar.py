@@ -1,5 +1,7 @@
 """The "Motörhead" sidebar in a real JupyterLab and Chromium: list, open, search,
-"Open in notebook", Markdown highlighting of the cell, delete, palette, themes."""
+the session view (at the newest message, refreshing itself, what the store knows),
+"Open in notebook" and the palette's cell, Markdown highlighting of the cell,
+delete, palette, themes."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ from tests.fakes import SummaryEcho
 pytestmark = pytest.mark.browser
 
 SIDEBAR_TAB = '.jp-SideBar .lm-TabBar-tab[data-id="motorhead-magic-sidebar"]'
+# The sidebar widget itself, to run one poll now instead of waiting for its timer.
+SIDEBAR_JS = ("[...window.jupyterapp.shell.widgets('left')]"
+              ".find(w => w.id === 'motorhead-magic-sidebar')")
+LOG_AT_END = ("() => { const l = document.querySelector('.mh-message-list');"
+              " return l.scrollHeight - l.scrollTop - l.clientHeight <= 2; }")
 
 
 def item(session_id: str) -> str:
@@ -26,18 +33,43 @@ def open_sidebar(page: Any) -> None:
     page.wait_for_selector(".mh-sidebar .mh-session-list", state="visible")
 
 
-def seed_chat(lab: Lab, session_id: str, turns: int = 4) -> None:
+def seed_chat(lab: Lab, session_id: str, turns: int = 4, first: int = 0) -> None:
     """A session with real folds (by the fake summarizer) and a window."""
     import motorhead_magic as mh
 
     memory = mh.connect(lab.store_url, window_size=4, summarizer=SummaryEcho())
     try:
-        for i in range(turns):
+        for i in range(first, first + turns):
             memory.add(session_id, [{"role": "Human", "content": f"question {i}"},
                                     {"role": "AI", "content": f"answer {i}"}])
             memory.wait(session_id)
     finally:
         memory.close()
+
+
+def open_session(page: Any, session_id: str) -> None:
+    open_sidebar(page)
+    page.click(".mh-refresh")
+    page.click(item(session_id))
+    page.wait_for_selector(f".mh-session-title:text-is({session_id!r})")
+    page.wait_for_selector(".mh-session-view .mh-message, .mh-session-view .mh-stats")
+
+
+def notebooks(page: Any) -> list[dict[str, Any]]:
+    """The open notebooks: path and cell sources of each."""
+    return page.evaluate("""() => [...window.jupyterapp.shell.widgets('main')]
+        .filter(w => w.context && w.content && w.content.widgets)
+        .map(w => ({path: w.context.path,
+                    sources: w.content.widgets.map(c => c.model.sharedModel.getSource())}))""")
+
+
+def in_view(page: Any, selector: str) -> bool:
+    """Whether the element is inside the visible part of the message log."""
+    return page.evaluate("""sel => {
+        const log = document.querySelector('.mh-message-list').getBoundingClientRect();
+        const box = document.querySelector(sel).getBoundingClientRect();
+        return box.top >= log.top - 1 && box.bottom <= log.bottom + 1;
+    }""", selector)
 
 
 def test_sidebar_lists_searches_and_opens_a_session(page: Any, lab: Lab) -> None:
@@ -61,10 +93,16 @@ def test_sidebar_lists_searches_and_opens_a_session(page: Any, lab: Lab) -> None
 
     page.click(item("alpha chat"))
     page.wait_for_selector(".mh-session-title:has-text('alpha chat')")
-    # The counts and the window come from the detail's message_count, summary_count, messages.
+    # The counts come from the detail's message_count, summary_count, tokens; the
+    # summary point and what follows it from the store. No window size: that is a
+    # kernel's setting, which the server's store cannot know.
     meta = page.inner_text(".mh-session-view .mh-stats")
-    assert "8 messages · 1 summary · " in meta
-    assert re.search(r"window [1-9]\d*/\d+ msgs \(\d+ tokens\)", meta), meta
+    assert re.fullmatch(r"8 messages · 1 summary · \d+ tokens spent summarizing", meta), meta
+    state = page.inner_text(".mh-summary-state")
+    assert re.fullmatch(r"Summary through #\d · \d messages? not yet summarized", state), state
+    header = page.inner_text(".mh-session-view .mh-header")
+    assert "window" not in header.lower() and "/12" not in header, header
+    assert "summary tokens" not in page.inner_text(".mh-session-view")
     summary = page.inner_text(".mh-summary-text")
     assert "question 0" in summary and "answer 0" in summary
     assert page.locator(".mh-message").count() == 8
@@ -219,3 +257,139 @@ def test_many_sessions_are_paged(page: Any, lab: Lab) -> None:
     page.wait_for_selector(".mh-status:text-is('10 sessions')")
     assert page.locator(".mh-session-item").count() == 10
     assert page.is_hidden(".mh-pager")
+
+
+def test_session_view_opens_at_the_newest_message(page: Any, lab: Lab) -> None:
+    memory = lab.memory()
+    memory.add("long read", [{"role": "Human" if i % 2 == 0 else "AI", "content": f"line {i}"}
+                             for i in range(250)])
+    memory.close()
+    open_session(page, "long read")
+    page.wait_for_selector('.mh-message[data-seq="249"]')
+    assert page.evaluate("() => { const l = document.querySelector('.mh-message-list');"
+                         " return l.scrollHeight > 2 * l.clientHeight; }")  # it does scroll
+    page.wait_for_function(LOG_AT_END)
+    assert in_view(page, '.mh-message[data-seq="249"]')  # the newest message, not #150
+    assert not in_view(page, '.mh-message[data-seq="150"]')
+    assert page.inner_text(".mh-summary-state") == (
+        "No summary yet · 250 messages not yet summarized")
+    # The summary stays on top, outside the scrolling log.
+    assert page.is_visible(".mh-summary-text")
+    shot(page, "sidebar-session-newest")
+
+    # "Load older" puts older messages above without moving what the user reads.
+    page.eval_on_selector(".mh-message-list", "l => { l.scrollTop = 0; }")
+    reading = '.mh-message[data-seq="150"]'
+    top = page.eval_on_selector(reading, "e => e.getBoundingClientRect().top")
+    page.click(".mh-load-older")
+    page.wait_for_selector('.mh-message[data-seq="50"]')
+    after = page.eval_on_selector(reading, "e => e.getBoundingClientRect().top")
+    assert abs(after - top) <= 40, (top, after)  # the button's row at most
+
+
+def test_open_session_refreshes_itself(page: Any, lab: Lab) -> None:
+    """New turns from kernels and summaries that land show up while the view is open;
+    a poll that finds nothing new re-renders nothing."""
+    seed_chat(lab, "live chat", turns=2)  # 4 messages: no fold yet with a window of 4
+    open_session(page, "live chat")
+    page.wait_for_selector('.mh-message[data-seq="3"]')
+    assert page.inner_text(".mh-stats").startswith("4 messages · 0 summaries · 0 tokens spent")
+    assert page.inner_text(".mh-summary-state") == (
+        "No summary yet · 4 messages not yet summarized")
+    page.evaluate("() => { for (const e of document.querySelectorAll("
+                  "'.mh-stats, .mh-summary-text, .mh-message')) e.dataset.mark = 'kept'; }")
+    page.evaluate(f"() => {SIDEBAR_JS}.poll()")
+    assert page.locator(".mh-stats[data-mark='kept']").count() == 1
+    assert page.locator(".mh-summary-text[data-mark='kept']").count() == 1
+    assert page.locator(".mh-message[data-mark='kept']").count() == 4
+
+    seed_chat(lab, "live chat", turns=3, first=2)  # a kernel's turns, and folds landing
+    page.wait_for_selector('.mh-message[data-seq="9"]', timeout=30_000)  # the 10 s poll
+    stats = page.inner_text(".mh-stats")
+    assert re.fullmatch(r"10 messages · [1-9]\d* summar(y|ies) · [1-9]\d* tokens spent summarizing",
+                        stats), stats
+    state = page.inner_text(".mh-summary-state")
+    assert re.fullmatch(r"Summary through #\d · \d messages? not yet summarized", state), state
+    assert "question 0" in page.inner_text(".mh-summary-text")
+    assert page.locator(".mh-message").count() == 10  # each message once
+    assert page.locator(".mh-message.mh-summarized").count() >= 2  # old bubbles follow the fold
+    page.wait_for_function(LOG_AT_END)  # it was at the newest message: it stays there
+    assert in_view(page, '.mh-message[data-seq="9"]')
+    shot(page, "sidebar-session-refreshed")
+
+
+def test_a_hidden_session_view_waits_and_catches_up_when_shown(page: Any, lab: Lab) -> None:
+    memory = lab.memory()
+    memory.add("quiet", [{"role": "Human", "content": "one"}])
+    open_session(page, "quiet")
+    page.wait_for_selector('.mh-message[data-seq="0"]')
+    page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+    page.wait_for_selector(".mh-sidebar", state="hidden")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url) if "motorhead-magic/api" in r.url
+            else None)
+    memory.add("quiet", [{"role": "AI", "content": "two"}])
+    memory.close()
+    page.evaluate(f"() => {SIDEBAR_JS}.poll()")
+    page.wait_for_timeout(300)
+    assert requests == []  # hidden: no reads
+    open_sidebar_tab = "() => window.jupyterapp.commands.execute('motorhead:open-sidebar')"
+    page.evaluate(open_sidebar_tab)
+    page.wait_for_selector('.mh-message[data-seq="1"]', timeout=5_000)  # shown: reads at once
+    assert page.inner_text(".mh-stats").startswith("2 messages")
+
+
+def test_palette_insert_is_a_plain_cell_for_the_kernels_session(page: Any, lab: Lab) -> None:
+    seed_chat(lab, "not this one", turns=1)
+    open_session(page, "not this one")  # a session on screen is not a choice of session
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:activate-command-palette')")
+    page.fill(".lm-CommandPalette-input", "Insert %%motorhead")
+    page.locator(".lm-CommandPalette-content").get_by_text("Insert %%motorhead Cell").click()
+    page.locator(".jp-Notebook .jp-Cell", has_text="%%motorhead").first.wait_for()
+    [notebook] = notebooks(page)
+    assert notebook["sources"] == ["%load_ext motorhead_magic", "%%motorhead\n"]
+
+
+def test_open_in_notebook_with_the_launcher_in_front_opens_a_new_notebook(
+        page: Any, lab: Lab) -> None:
+    seed_chat(lab, "launcher case", turns=1)
+    open_session(page, "launcher case")
+    page.click(".mh-open")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.content?.widgets"
+                           "?.length === 2")
+    [first] = notebooks(page)
+    assert first["sources"] == ["%load_ext motorhead_magic",
+                                "%%motorhead --session 'launcher case'\n"]
+
+    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    page.wait_for_selector(".jp-Launcher", state="visible")
+    page.click(".mh-open")
+    page.wait_for_function("n => [...window.jupyterapp.shell.widgets('main')]"
+                           ".filter(w => w.context && w.content?.widgets).length > n", arg=1)
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.content?.widgets"
+                           "?.length === 2")
+    by_path = {nb["path"]: nb["sources"] for nb in notebooks(page)}
+    assert by_path[first["path"]] == first["sources"]  # the notebook out of sight is untouched
+    [second] = [path for path in by_path if path != first["path"]]
+    assert by_path[second] == first["sources"]
+    assert page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path") == second
+
+    # With a notebook in front, a click in the sidebar inserts into that notebook.
+    page.click(".mh-open")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.content?.widgets"
+                           "?.length === 3")
+    by_path = {nb["path"]: nb["sources"] for nb in notebooks(page)}
+    assert len(by_path) == 2 and by_path[first["path"]] == first["sources"]
+    assert by_path[second][2] == "%%motorhead --session 'launcher case'\n"
+
+
+def test_a_session_deleted_elsewhere_is_said_so(page: Any, lab: Lab) -> None:
+    memory = lab.memory()
+    memory.add("fleeting", [{"role": "Human", "content": "here for now"}])
+    open_session(page, "fleeting")
+    page.wait_for_selector('.mh-message[data-seq="0"]')
+    assert page.is_hidden(".mh-note")
+    memory.delete("fleeting")
+    memory.close()
+    page.click(".mh-session-refresh")
+    page.wait_for_selector(".mh-note:has-text('no longer exists')")

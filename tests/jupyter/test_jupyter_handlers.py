@@ -7,6 +7,7 @@ reaches it (env ``MOTORHEAD_URL``, ``connect()`` without a URL), seeded by the t
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from starlette.testclient import TestClient
 from tornado.httpclient import HTTPClientError
 
 import motorhead_magic as mh
-from motorhead_magic.jupyter.handlers import SETTINGS_KEY
-from motorhead_magic.records import MemoryView
+from motorhead_magic.errors import StoreUnavailable
+from motorhead_magic.jupyter.handlers import CANNOT_OPEN, SETTINGS_KEY, STORE_UNAVAILABLE
+from motorhead_magic.records import FoldProgress, MemoryView
 from motorhead_magic.server import create_app
 from tests.fakes import SummaryEcho
 from tests.test_server_errors import FailingMemory, error_classes
@@ -81,6 +83,32 @@ def api(http_server_client: Any, jp_auth_header: dict[str, str], jp_base_url: st
 
 def body(response: Any) -> Any:
     return json.loads(response.body)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def server_log(jp_serverapp) -> Iterator[list[str]]:
+    """Every line the server logs while the test runs (the Jupyter log, which does not
+    propagate, tornado's loggers and the root)."""
+    import tornado.log
+
+    collect = _Collect()
+    loggers = {id(lg): lg for lg in (jp_serverapp.log, logging.getLogger(),
+                                     tornado.log.app_log, tornado.log.gen_log,
+                                     tornado.log.access_log)}.values()
+    for lg in loggers:
+        lg.addHandler(collect)
+    yield collect.lines
+    for lg in loggers:
+        lg.removeHandler(collect)
 
 
 def turn(i: int) -> list[dict[str, str]]:
@@ -153,6 +181,35 @@ async def test_session_detail_has_window_summary_and_counts(api, store_url) -> N
     summaries = body(await api("sessions", "chat", "summaries"))["summaries"]
     assert len(summaries) == detail["summary_count"]
     assert summaries[-1]["context"] == detail["context"]
+    # What the store knows: messages after the summary point; no kernel's window size.
+    assert detail["after_summary"] == 10 - (detail["summary"]["through_seq"] + 1)
+    assert "window_size" not in detail and "window_tokens" not in detail
+    assert detail["progress"] == []
+
+
+async def test_detail_counts_messages_after_the_summary_point(api, memory) -> None:
+    memory.add("fresh", turn(0) + turn(1))
+    detail = body(await api("sessions", "fresh"))
+    assert detail["summary"] is None and detail["summary_count"] == 0
+    assert detail["after_summary"] == detail["message_count"] == 4
+    memory.add("fresh", turn(2), context="a client's summary")  # context first, at point -1
+    detail = body(await api("sessions", "fresh"))
+    assert detail["summary_count"] == 1 and detail["summary"]["through_seq"] == -1
+    assert detail["after_summary"] == detail["message_count"] == 6
+
+
+async def test_detail_shows_background_progress_the_memory_knows_of(
+        api, memory, jp_serverapp, monkeypatch) -> None:
+    memory.add("busy", turn(0))
+    assert body(await api("sessions", "busy"))["progress"] == []
+    served = await jp_serverapp.web_app.settings[SETTINGS_KEY].memory()
+    work = [FoldProgress("busy", "summarizing", chunk=2, chunks=26, backlog=1180)]
+    monkeypatch.setattr(served, "progress",
+                        lambda session_id=None: [p for p in work if p.session_id == session_id])
+    detail = body(await api("sessions", "busy"))
+    assert detail["progress"] == ["summarizing busy, chunk 3/26 (1,180 messages to fold)"]
+    memory.add("idle", turn(0))
+    assert body(await api("sessions", "idle"))["progress"] == []
 
 
 async def test_unknown_session_is_a_json_404(api) -> None:
@@ -210,12 +267,44 @@ async def test_delete_removes_everything_of_one_session(api, memory) -> None:
     assert (await api("sessions", "gone", method="DELETE")).code == 204
 
 
-async def test_a_store_that_cannot_open_is_a_json_503(api, monkeypatch) -> None:
+async def test_a_store_that_cannot_open_is_a_json_503(api, monkeypatch, server_log) -> None:
     monkeypatch.setenv("MOTORHEAD_URL", "bogus://nowhere")  # read on the first request
     with pytest.raises(HTTPClientError) as err:
         await api("sessions")
     assert err.value.code == 503
-    assert "unknown URL scheme 'bogus'" in json.loads(err.value.response.body)["error"]
+    assert json.loads(err.value.response.body) == {"error": CANNOT_OPEN, "status": 503}
+    assert any("unknown URL scheme 'bogus'" in line for line in server_log), server_log
+
+
+async def test_a_503_names_no_host_and_no_password(api, monkeypatch, server_log) -> None:
+    """The body says what failed; the detail, redacted, is in the server log only."""
+    monkeypatch.setenv("MOTORHEAD_URL", "redis://:pw@127.0.0.1:1/0")  # nothing listens there
+    for parts in [("sessions",), ("sessions", "s"), ("sessions", "s", "history")]:
+        with pytest.raises(HTTPClientError) as err:
+            await api(*parts)
+        assert err.value.code == 503
+        text = err.value.response.body.decode()
+        assert json.loads(text) == {"error": CANNOT_OPEN, "status": 503}
+        assert "pw" not in text and "127.0.0.1" not in text and "redis" not in text
+    detail = [line for line in server_log if "redis://" in line]
+    assert detail and all("127.0.0.1:1" in line and ":***@" in line for line in detail)
+    assert not any(":pw@" in line for line in server_log), server_log
+
+
+async def test_a_store_failing_later_is_a_503_without_its_detail(
+        api, jp_serverapp, server_log) -> None:
+    service = jp_serverapp.web_app.settings[SETTINGS_KEY]
+    service._memory = FailingMemory(StoreUnavailable(
+        "Redis at redis://:hunter2@10.9.8.7:6380/0?password=hunter2 failed: "
+        "Error 111 connecting to 10.9.8.7:6380. Connection refused."))
+    with pytest.raises(HTTPClientError) as err:
+        await api("sessions", "s", "history")
+    text = err.value.response.body.decode()
+    assert err.value.code == 503
+    assert json.loads(text) == {"error": STORE_UNAVAILABLE, "status": 503}
+    assert "hunter2" not in text and "10.9.8.7" not in text
+    assert any("10.9.8.7:6380" in line for line in server_log)
+    assert not any("hunter2" in line for line in server_log), server_log
 
 
 async def test_detail_is_the_servers_window_shape_and_round_trips(api, store_url) -> None:
@@ -237,8 +326,8 @@ async def test_detail_is_the_servers_window_shape_and_round_trips(api, store_url
     assert {k: detail[k] for k in keys} == {k: window[k] for k in keys} == view.to_dict()
     assert MemoryView.from_dict(detail) == MemoryView.from_dict(window) == view
     extras = set(detail) - keys
-    assert extras == {"window_size", "window_tokens", "message_count", "summary_count",
-                      "last_write"}
+    assert extras == {"message_count", "summary_count", "after_summary", "last_write",
+                      "progress"}
     assert detail["message_count"] == view.message_count == 10
 
 
@@ -256,4 +345,6 @@ async def test_every_motorhead_error_answers_its_http_status(api, jp_serverapp) 
                 await api(*parts, method=method)
             assert err.value.code == error_class.http_status, (error_class, parts, method)
             answer = json.loads(err.value.response.body)
-            assert answer == {"error": str(error), "status": error_class.http_status}
+            # A 503 says what failed without the store's whereabouts (in the log instead).
+            message = STORE_UNAVAILABLE if error_class.http_status == 503 else str(error)
+            assert answer == {"error": message, "status": error_class.http_status}
