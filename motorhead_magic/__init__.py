@@ -29,13 +29,19 @@ __all__ = [
     "Summary",
     "__version__",
     "connect",
+    "adopt",
+    "compare",
     "import_frame",
     "load_ipython_extension",
+    "replay",
 ]
 
 _LAZY = {
     "Panel": ("motorhead_magic.notebook.panel", "Panel"),
     "import_frame": ("motorhead_magic.transfer", "import_frame"),
+    "replay": ("motorhead_magic.chat.experiments", "replay"),
+    "compare": ("motorhead_magic.chat.experiments", "compare"),
+    "adopt": ("motorhead_magic.chat.experiments", "adopt"),
 }
 
 

@@ -97,6 +97,9 @@ class Summary:
     context: str
     tokens_used: int
     created_at: datetime
+    # The LLM calls that made it: model, input_tokens, output_tokens, latency_ms, calls
+    # (empty for a context a client supplied).
+    usage: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,12 +108,13 @@ class Summary:
             "context": self.context,
             "tokens_used": self.tokens_used,
             "created_at": self.created_at.isoformat(),
+            "usage": self.usage,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Summary:
         return cls(data["session_id"], data["through_seq"], data["context"],
-                   data["tokens_used"], _time(data["created_at"]))
+                   data["tokens_used"], _time(data["created_at"]), data.get("usage") or {})
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,8 @@ class SessionInfo:
     summaries: int
     last_write: datetime
     window_tokens: int
+    parent: str | None = None  # the session this one was forked from
+    forked_at: int | None = None  # the parent's last message copied into the fork
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -168,12 +174,15 @@ class SessionInfo:
             "summaries": self.summaries,
             "last_write": self.last_write.isoformat(),
             "window_tokens": self.window_tokens,
+            "parent": self.parent,
+            "forked_at": self.forked_at,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionInfo:
         return cls(data["session_id"], data["messages"], data["summaries"],
-                   _time(data["last_write"]), data["window_tokens"])
+                   _time(data["last_write"]), data["window_tokens"], data.get("parent"),
+                   data.get("forked_at"))
 
 
 @dataclass(frozen=True)

@@ -342,7 +342,8 @@ def test_messages_dataframe_schema_and_values(memory_factory):
 def test_summaries_and_sessions_dataframes(memory_factory):
     memory = memory_factory(window_size=4, summarizer="echo")
     assert list(memory.sessions_dataframe().columns) == [
-        "session_id", "messages", "summaries", "last_write", "window_tokens"]
+        "session_id", "messages", "summaries", "last_write", "window_tokens", "parent",
+        "forked_at"]
     memory.add("s", turns(5))
     memory.wait("s")
     summaries = memory.summaries_dataframe("s")
@@ -354,6 +355,8 @@ def test_summaries_and_sessions_dataframes(memory_factory):
     assert (row["messages"], row["summaries"]) == (5, 1)
     assert row["window_tokens"] == sum(m.tokens for m in memory.get("s").messages)
     assert isinstance(row["last_write"], pd.Timestamp) and row["last_write"].tzinfo is not None
+    assert pd.isna(row["parent"]) and pd.isna(row["forked_at"])
+    assert str(sessions["forked_at"].dtype) == "Int64"
 
 
 def test_async_get_matches_get(memory_factory):
@@ -400,3 +403,58 @@ def test_wait_refuses_a_timeout_that_never_ends(memory_factory, timeout):
     memory = memory_factory()
     with pytest.raises(mh.InvalidInput, match="timeout"):
         memory.wait("s", timeout=timeout)
+
+
+# -- forks (DESIGN.md section 3) ---------------------------------------------------------
+
+
+def test_a_fork_is_the_source_at_that_point_then_evolves_on_its_own(memory_factory):
+    memory = memory_factory(window_size=4, summarizer="echo")
+    memory.add("s", turns(5))
+    memory.wait("s")
+    memory.add("s", turns(6, 5))
+    memory.wait("s")
+    history, summaries = memory.history("s"), memory.summaries("s")
+    assert len(summaries) >= 2
+    at = summaries[0].through_seq + 2
+    assert memory.fork("s", "f", at=at) == "f"
+    fork_history = memory.history("f")
+    assert [(m.seq, m.role, m.content, m.tokens, m.created_at, m.metadata)
+            for m in fork_history] == [(m.seq, m.role, m.content, m.tokens, m.created_at,
+                                        m.metadata) for m in history[:at + 1]]
+    assert memory.summaries("f") == [
+        type(x)("f", x.through_seq, x.context, x.tokens_used, x.created_at, x.usage)
+        for x in summaries if x.through_seq <= at]
+    view = memory.get("f")
+    assert view.context == summaries[0].context
+    assert [m.seq for m in view.messages] == list(range(summaries[0].through_seq + 1, at + 1))
+    memory.add("f", turns(1, 100))  # they evolve independently
+    assert memory.history("s") == history and memory.history("f")[-1].content == "m100"
+    info = {i.session_id: i for i in memory.session_infos()}
+    assert (info["f"].parent, info["f"].forked_at) == ("s", at)
+    assert (info["s"].parent, info["s"].forked_at) == (None, None)
+
+
+def test_a_fork_of_everything_by_default(memory_factory):
+    memory = memory_factory()
+    memory.add("s", turns(3))
+    memory.fork("s", "all")
+    assert contents(memory.history("all")) == ["m0", "m1", "m2"]
+    assert memory.session_infos(["all"])[0].forked_at == 2
+
+
+@pytest.mark.parametrize(("source", "new_id", "at", "named"), [
+    ("nobody", "f", None, "no such session"),
+    ("s", "taken", None, "already exists"),
+    ("s", "f", 99, "does not reach"),
+    ("s", "f", -1, "at must be"),
+    ("s", "", None, "session id"),
+])
+def test_bad_forks_are_refused_and_write_nothing(memory_factory, source, new_id, at, named):
+    memory = memory_factory()
+    memory.add("s", turns(3))
+    memory.add("taken", turns(1))
+    before = {sid: memory.history(sid) for sid in memory.sessions()}
+    with pytest.raises(mh.InvalidInput, match=named):
+        memory.fork(source, new_id, at=at)
+    assert {sid: memory.history(sid) for sid in memory.sessions()} == before

@@ -149,6 +149,14 @@ def check_namespace(namespace: Any) -> str | None:
     return check_text("namespace", namespace) or None
 
 
+def check_fork(session_id: Any, new_id: Any, at: Any) -> tuple[str, str, int | None]:
+    """``fork()``'s arguments (the store checks the ids exist / are free, atomically)."""
+    session_id, new_id = check_session_id(session_id), check_session_id(new_id)
+    if at is not None and (isinstance(at, bool) or not isinstance(at, int) or at < 0):
+        raise InvalidInput(f"at must be a message seq (an integer >= 0) or None, got {at!r}")
+    return session_id, new_id, at
+
+
 def check_history_range(start: Any, limit: Any) -> tuple[int, int | None]:
     """``history(start, limit)``: integers, not negative (bools and floats refused)."""
     if isinstance(start, bool) or not isinstance(start, int) or start < 0:
@@ -213,6 +221,10 @@ class Memory(Protocol):
 
     def import_context(self, session_id: str, context: str, tokens_used: int = 0) -> None: ...
 
+    def sibling(self, *, window_size: int | None = None, summarizer: Any = None) -> Memory: ...
+
+    def fork(self, session_id: str, new_id: str, at: int | None = None) -> str: ...
+
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
     def progress(self, session_id: str | None = None) -> list[FoldProgress]: ...
@@ -240,6 +252,10 @@ class Memory(Protocol):
     def summaries_dataframe(self, session_id: str | None = None) -> pd.DataFrame: ...
 
     def sessions_dataframe(self) -> pd.DataFrame: ...
+
+    def usage_dataframe(self, session_id: str | None = None) -> pd.DataFrame: ...
+
+    def chat_history(self, session_id: str) -> Any: ...
 
     def subscribe(self, listener: Callable[[str, str], None]) -> Callable[[], None]: ...
 
@@ -348,6 +364,26 @@ class MemoryBase:
         from .frames import sessions_frame
 
         return sessions_frame(self.session_infos())  # type: ignore[attr-defined]
+
+    def chat_history(self, session_id: str) -> Any:
+        """A LangChain ``BaseChatMessageHistory`` of this session (summary + window), for
+        ``RunnableWithMessageHistory``; writes go through :meth:`add`."""
+        from .history import MemoryChatHistory
+
+        return MemoryChatHistory(self, check_session_id(session_id))
+
+    def usage_dataframe(self, session_id: str | None = None) -> pd.DataFrame:
+        """The usage ledger (DESIGN.md section 6): one row per LLM call, chat turns and
+        summaries, of one session or of all."""
+        from .frames import usage_frame
+        from .usage import chat_usage_rows, summary_usage_rows
+
+        ids = [check_session_id(session_id)] if session_id is not None else self.sessions()  # type: ignore[attr-defined]
+        rows: list[dict[str, Any]] = []
+        for sid in ids:
+            rows += chat_usage_rows(self.history(sid))  # type: ignore[attr-defined]
+            rows += summary_usage_rows(self.summaries(sid))  # type: ignore[attr-defined]
+        return usage_frame(rows)
 
     # -- listeners -----------------------------------------------------------------------
 

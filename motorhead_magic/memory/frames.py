@@ -39,6 +39,8 @@ SESSION_DTYPES = {
     "summaries": "int64",
     "last_write": "datetime64[ns, UTC]",
     "window_tokens": "int64",
+    "parent": "string",
+    "forked_at": "Int64",
 }
 
 
@@ -51,12 +53,52 @@ def _column(values: Sequence[Any], dtype: str) -> Any:
         array = np.empty(len(values), dtype=object)
         array[:] = values
         return array
-    return pd.array(values, dtype=dtype) if dtype == "string" else np.asarray(values, dtype=dtype)
+    if dtype in ("string", "Int64"):
+        return pd.array(values, dtype=dtype)
+    return np.asarray(values, dtype=dtype)
 
 
 def frame(columns: dict[str, Sequence[Any]], dtypes: dict[str, str]) -> pd.DataFrame:
     """A DataFrame with exactly ``dtypes``' columns, in that order (also when empty)."""
     return pd.DataFrame({name: _column(columns[name], dtype) for name, dtype in dtypes.items()})
+
+
+USAGE_DTYPES = {
+    "session_id": "string",
+    "seq": "int64",
+    "kind": "string",
+    "model": "string",
+    "input_tokens": "int64",
+    "output_tokens": "int64",
+    "latency_ms": "float64",
+    "created_at": "datetime64[ns, UTC]",
+}
+
+
+REPLAY_DTYPES = {
+    "turn": "int64",
+    "human": "string",
+    "source_reply": "string",
+    "reply": "string",
+    "input_tokens": "int64",
+    "output_tokens": "int64",
+    "latency_ms": "float64",
+    "context": "string",
+}
+COMPARE_DTYPES = {
+    "model": "string",
+    "reply": "string",
+    "input_tokens": "int64",
+    "output_tokens": "int64",
+    "latency_ms": "float64",
+    "error": "string",
+}
+
+
+def rows_frame(rows: Sequence[dict[str, Any]], dtypes: dict[str, str]) -> pd.DataFrame:
+    """Rows of plain dicts as a DataFrame with these columns and dtypes (a replay, a
+    comparison)."""
+    return frame({name: [r.get(name) for r in rows] for name in dtypes}, dtypes)
 
 
 def messages_frame(columns: dict[str, Sequence[Any]]) -> pd.DataFrame:
@@ -67,6 +109,32 @@ def messages_frame(columns: dict[str, Sequence[Any]]) -> pd.DataFrame:
 def summaries_frame(summaries: Sequence[Summary]) -> pd.DataFrame:
     return frame({name: [getattr(s, name) for s in summaries] for name in SUMMARY_DTYPES},
                  SUMMARY_DTYPES)
+
+
+def usage_frame(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The usage ledger, one row per LLM call, oldest first."""
+    rows = sorted(rows, key=lambda r: (r["created_at"], r["session_id"], r["seq"]))
+    return frame({name: [r[name] for r in rows] for name in USAGE_DTYPES}, USAGE_DTYPES)
+
+
+def with_cost(usage: pd.DataFrame, prices: dict[str, Any]) -> pd.DataFrame:
+    """The usage ledger with a ``cost`` column: ``prices`` maps a model (as the ledger
+    names it) to (input, output) prices per 1,000 tokens; unknown models cost NaN."""
+    per_input = usage["model"].map(lambda m: _price(prices, m, 0))
+    per_output = usage["model"].map(lambda m: _price(prices, m, 1))
+    usage = usage.copy()
+    usage["cost"] = (usage["input_tokens"] * per_input
+                     + usage["output_tokens"] * per_output).astype("float64") / 1000
+    return usage
+
+
+def _price(prices: dict[str, Any], model: Any, which: int) -> float:
+    price = prices.get(model)
+    if price is None:
+        return float("nan")
+    if isinstance(price, (int, float)):
+        return float(price)
+    return float(price[which])
 
 
 def sessions_frame(infos: Sequence[SessionInfo]) -> pd.DataFrame:

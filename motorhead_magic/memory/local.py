@@ -23,12 +23,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import StoreUnavailable, WaitTimedOut
+from ..errors import StoreUnavailable, SummaryFailed, WaitTimedOut
 from ..records import FoldProgress, MemoryView, Message, SessionInfo, Summary
 from ..stores.base import FoldState, Store
 from .base import (
     MemoryBase,
     check_add,
+    check_fork,
     check_history_range,
     check_namespace,
     check_session_id,
@@ -72,10 +73,23 @@ class LocalMemory(MemoryBase):
         self._attempts: dict[str, int] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
+        self._owns_store = True
 
     @property
     def url(self) -> str:
         return self.store.url
+
+    def sibling(self, *, window_size: int | None = None, summarizer: Any = None) -> LocalMemory:
+        """This memory's store with another window size and/or summarizer (a replay
+        under other settings). Closing the sibling leaves the store open."""
+        if window_size is None and summarizer is None:
+            return self
+        sibling = LocalMemory(self.store, window_size=window_size or self.window_size,
+                              summarizer=summarizer if summarizer is not None
+                              else self.summarizer, lease_seconds=self.lease_seconds,
+                              workers=self._workers)
+        sibling._owns_store = False
+        return sibling
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url} window_size={self.window_size}>"
@@ -113,6 +127,13 @@ class LocalMemory(MemoryBase):
                 self._notify("write", session_id)
                 return
         raise StoreUnavailable(f"session {session_id!r} kept changing; context not imported")
+
+    def fork(self, session_id: str, new_id: str, at: int | None = None) -> str:
+        """A new session whose log is this one's up to ``at`` (DESIGN.md section 3)."""
+        session_id, new_id, at = check_fork(session_id, new_id, at)
+        self.store.fork(session_id, new_id, at)
+        self._notify("write", new_id)
+        return new_id
 
     def get(self, session_id: str) -> MemoryView:
         return self.store.view(check_session_id(session_id), self.window_size)
@@ -176,7 +197,8 @@ class LocalMemory(MemoryBase):
             timer.cancel()
         if pool is not None:
             pool.shutdown()
-        self.store.close()
+        if self._owns_store:
+            self.store.close()
 
     # -- background folding ----------------------------------------------------------
 
@@ -293,7 +315,7 @@ class LocalMemory(MemoryBase):
                     while state is not None and state.through_seq < target:
                         if self._closed:
                             return landed, False
-                        step = self._fold_once(session_id, state, target)
+                        step = self._fold_once(session_id, state, target, token)
                         before, state = state, self.store.fold_state(session_id)
                         if not step and state == before:
                             break  # nothing to fold after all: leave it to the next write
@@ -310,7 +332,7 @@ class LocalMemory(MemoryBase):
             return None
         return state
 
-    def _fold_once(self, session_id: str, state: FoldState, target: int) -> int:
+    def _fold_once(self, session_id: str, state: FoldState, target: int, token: str) -> int:
         """One bounded step of folding ``state`` towards ``target``; lands only if the
         session is still exactly there."""
         summarizer = self.summarizer.resolve()  # type: ignore[union-attr]
@@ -319,18 +341,25 @@ class LocalMemory(MemoryBase):
             return 0
         lines = lines[:summarizer.step(lines)]
         backlog = target - state.through_seq
-        context, spent = summarizer.fold(state.context, lines,
-                                         self._chunk_reporter(session_id, backlog))
-        if not self.store.add_summary(
-            session_id, state.epoch, state.summary_count, lines[-1].seq, context, spent
-        ):
+        folded = summarizer.fold(state.context, lines,
+                                 self._chunk_reporter(session_id, backlog, token))
+        if not self.store.add_summary(session_id, state.epoch, state.summary_count,
+                                      lines[-1].seq, folded.context, folded.tokens_used,
+                                      folded.usage):
             return 0
         self.last_fold_error = None
         self._notify("fold", session_id)
         return 1
 
-    def _chunk_reporter(self, session_id: str, backlog: int) -> Callable[[int, int], None]:
+    def _chunk_reporter(self, session_id: str, backlog: int,
+                        token: str) -> Callable[[int, int], None]:
+        """Before each LLM call: say how far the fold is, and renew the lease, so a long
+        fold that makes progress is never repeated by a second worker."""
+
         def report(done: int, chunks: int) -> None:
+            if not self.store.renew_lease(session_id, token, self.lease_seconds):
+                raise SummaryFailed("lost the fold's lease (it expired); another worker "
+                                    "may fold the session now")
             with self._idle:
                 self._progress[session_id] = FoldProgress(session_id, "summarizing", done,
                                                           chunks, backlog)

@@ -30,6 +30,7 @@ from ..settings import redact
 from .base import (
     MemoryBase,
     check_add,
+    check_fork,
     check_history_range,
     check_namespace,
     check_session_id,
@@ -91,6 +92,14 @@ class RemoteMemory(MemoryBase):
 
     def __repr__(self) -> str:
         return f"<RemoteMemory {self.url}>"
+
+    def sibling(self, *, window_size: int | None = None, summarizer: Any = None
+                ) -> RemoteMemory:
+        """The server decides the window and summarizes: other settings cannot be had."""
+        if summarizer is not None or window_size not in (None, self.window_size):
+            raise InvalidInput("a Motörhead server's window size and summarizer are its own;"
+                               " replay with other settings on a local store")
+        return self
 
     def _scrub(self, text: str) -> str:
         """An error text without the URL's password (httpx may quote the URL)."""
@@ -227,6 +236,15 @@ class RemoteMemory(MemoryBase):
         params = {"id": ids} if ids is not None else None
         data = self._request("GET", "/session-infos", params=params, additive=True)
         return [SessionInfo.from_dict(i) for i in data["sessions"]]
+
+    def fork(self, session_id: str, new_id: str, at: int | None = None) -> str:
+        """The server copies the rows (motorhead-magic's additive fork route)."""
+        session_id, new_id, at = check_fork(session_id, new_id, at)
+        body = json.dumps({"new_id": new_id, "at": at}).encode()
+        self._request("POST", self._session_path(session_id, "fork"), body=body,
+                      additive=True)
+        self._notify("write", new_id)
+        return new_id
 
     def delete(self, session_id: str) -> None:
         session_id = check_session_id(session_id)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput, SummaryFailed
@@ -181,11 +183,12 @@ class Summarizer:
         return len(messages)
 
     def fold(self, summary: str | None, messages: Sequence[Message],
-             on_chunk: ChunkListener | None = None) -> tuple[str, int]:
-        """The new summary and the LLM tokens spent making it."""
+             on_chunk: ChunkListener | None = None) -> Folded:
+        """The new summary, the LLM tokens spent making it, and the usage of its calls."""
         if self.factory is not None:
             return self.resolve().fold(summary, messages, on_chunk)
-        spent = 0
+        spent = input_tokens = output_tokens = 0
+        started = time.perf_counter()
         chunks = chunk_lines(format_lines(messages, self.chunk_tokens), self.chunk_tokens)
         for done, chunk in enumerate(chunks):
             if on_chunk is not None:
@@ -196,9 +199,33 @@ class Summarizer:
             if not text:
                 raise SummaryFailed("summary model returned an empty summary")
             usage = getattr(reply, "usage_metadata", None) or {}
-            spent += usage.get("total_tokens") or count_tokens(text_in) + count_tokens(text)
+            used_in = usage.get("input_tokens") or count_tokens(text_in)
+            used_out = usage.get("output_tokens") or count_tokens(text)
+            input_tokens, output_tokens = input_tokens + used_in, output_tokens + used_out
+            spent += usage.get("total_tokens") or used_in + used_out
             summary = text
-        return summary or "", spent
+        usage_record = {"model": model_name(self.model), "input_tokens": input_tokens,
+                        "output_tokens": output_tokens, "calls": len(chunks),
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+        return Folded(summary or "", spent, usage_record)
+
+
+def model_name(model: Any) -> str:
+    """A short name for a chat model in the ledger (never a key)."""
+    for attribute in ("model_name", "model", "model_id"):
+        value = getattr(model, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__
+
+
+@dataclass(frozen=True)
+class Folded:
+    """What one fold step produced."""
+
+    context: str
+    tokens_used: int  # Motörhead's number: LLM tokens spent summarizing
+    usage: dict[str, Any]
 
 
 def as_summarizer(model_or_summarizer: Any) -> Summarizer | None:

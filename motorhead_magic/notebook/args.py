@@ -80,6 +80,9 @@ def cell_parser() -> MagicArgumentParser:
                         help="sampling temperature, 0-2")
     parser.add_argument("--no-stream", dest="stream", action="store_false", default=None,
                         help="wait for the whole reply instead of streaming it")
+    parser.add_argument("--compare", metavar="M1,M2,...",
+                        help="send the message to these models from the same memory, side by"
+                        " side; nothing is stored (%%motorhead adopt N keeps one)")
     parser.add_argument("-o", "--output", type=identifier, metavar="VAR",
                         help="also store the reply in this variable")
     return parser

@@ -14,7 +14,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from traitlets import Bool, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Dict, Int, TraitError, Unicode, observe, validate
 
 from ..errors import MotorheadError, TurnInterrupted, did_you_mean
 from ..memory import Memory, check_session_id
@@ -50,6 +50,9 @@ class MotorheadMagics(Magics):
     max_tokens = Int(None, allow_none=True, min=1, help="Cap on reply tokens (default: "
                      "128 for the local model, none for OpenAI).").tag(config=True)
     traceback = Bool(False, help="Show full tracebacks of failed turns.").tag(config=True)
+    prices = Dict(help="Prices per 1,000 tokens for %motorhead usage's cost column: "
+                  '{"model as the ledger names it": (input_price, output_price)}.'
+                  ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         # Before the traits are configured: the url validator already needs the state.
@@ -128,6 +131,8 @@ class MotorheadMagics(Magics):
                              "%%motorhead line")
         state = self.state
         session_id = state.session if args.session is None else args.session
+        if args.compare is not None:
+            return self._compare(args, session_id, text)
         try:
             check_session_id(session_id)
         except MotorheadError as exc:
@@ -162,6 +167,35 @@ class MotorheadMagics(Magics):
         if args.output:
             self.shell.user_ns[args.output] = result
         return result
+
+    def _compare(self, args: Any, session_id: str, text: str) -> Any:
+        """``%%motorhead --compare M1,M2``: the same input and memory to each model,
+        side by side; nothing stored until ``%motorhead adopt``."""
+        from ..chat.experiments import compare
+        from .render import CompareView
+
+        names = [name.strip() for name in args.compare.split(",") if name.strip()]
+        view = CompareView(self.state.kernel, names)
+        try:
+            frame = compare(self.state.memory, session_id, text, {n: n for n in names},
+                            prompt=self.state.prompt(), namespace=self.shell.user_ns,
+                            on_token=view.update)
+        except MotorheadError as exc:
+            raise UsageError(f"%%motorhead --compare: {one_line(exc)}") from None
+        view.finish(frame)
+        self.state.last_comparison = frame
+        if self.state.kernel:
+            from IPython.display import display
+
+            from .adopt import adopt_buttons
+
+            def spent() -> None:
+                self.state.last_comparison = None
+
+            display(adopt_buttons(frame, self.state.memory, session_id, spent))
+        if args.output:
+            self.shell.user_ns[args.output] = frame
+        return frame
 
     @no_var_expand
     @line_magic("motorhead")

@@ -113,6 +113,82 @@ class MemoryReport:
         return f"<MemoryReport {self._header()}>"
 
 
+def progress_bar(label: str, done: int, total: int, elapsed: float, width: int = 20) -> str:
+    """``replaying [########------------] 4/10 · 3 s · ETA 5 s``."""
+    filled = round(width * done / total) if total else width
+    eta = f" · ETA {elapsed / done * (total - done):.0f} s" if 0 < done < total else ""
+    return (f"{label} [{'#' * filled}{'-' * (width - filled)}] {done}/{total} · "
+            f"{elapsed:.0f} s{eta}")
+
+
+class CompareView:
+    """Replies of several models streaming side by side (one column each); in a
+    terminal, each reply is printed when it is complete."""
+
+    def __init__(self, kernel: bool, labels: list[str]) -> None:
+        self.kernel, self.labels = kernel, labels
+        self.texts = [""] * len(labels)
+        self._handle: Any = None
+        self._lock = threading.Lock()
+        self._last = 0.0
+
+    def update(self, index: int, text: str) -> None:
+        with self._lock:
+            self.texts[index] = text
+            now = time.monotonic()
+            if not self.kernel or now - self._last < STREAM_INTERVAL:
+                return
+            self._last = now
+            self._show()
+
+    def finish(self, frame: Any) -> None:
+        """The final replies (and errors) from the comparison's DataFrame."""
+        with self._lock:
+            for index, row in enumerate(frame.itertuples()):
+                self.texts[index] = row.reply if isinstance(row.reply, str) else (
+                    f"[error] {row.error}")
+            if self.kernel:
+                self._show()
+            else:
+                for label, text in zip(self.labels, self.texts):
+                    print(f"--- {label} ---\n{text}")
+
+    def _show(self) -> None:
+        head = "".join(f"<th>{index}: {html.escape(label)}</th>"
+                       for index, label in enumerate(self.labels))
+        cells = "".join(f'<td style="vertical-align:top;white-space:pre-wrap">'
+                        f"{html.escape(shorten(text))}</td>" for text in self.texts)
+        bundle = {"text/plain": "\n\n".join(f"[{label}]\n{text}" for label, text in
+                                           zip(self.labels, self.texts)),
+                  "text/html": f'<table class="mh-compare"><tr>{head}</tr><tr>{cells}</tr>'
+                               "</table>"}
+        if self._handle is None:
+            from IPython.display import display
+
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+
+class SeenReport:
+    """What ``%motorhead seen`` shows: each message the model received, with its source."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        self.parts = parts
+
+    def _repr_markdown_(self) -> str:
+        lines = []
+        for part in self.parts:
+            lines += [f"`{part.source}` **{part.role}**", "", _quote(part.content), ""]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return "\n".join(f"[{p.source}] {p.role}: {shorten(p.content)}" for p in self.parts)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
 class StatusLine:
     """One line of status that changes in place: an updating display in a notebook, a
     printed line (only when it changes) in a terminal."""

@@ -34,6 +34,7 @@ class NotebookSettings(Protocol):
     prompt: str | None
     max_tokens: int | None
     stream: bool
+    prices: dict[str, Any]
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -56,6 +57,7 @@ class NotebookState:
         self.model_choice_override: str | None = None  # %motorhead model wins over %config
         self.prompt_choice_override: str | None = None  # %motorhead prompt wins over %config
         self.panels: list[Any] = []
+        self.last_comparison: Any = None  # the DataFrame of the last --compare
         self._switching = False
         self._secret_urls: dict[str, str] = {}  # printable URL -> the one with its password
 
@@ -99,7 +101,8 @@ class NotebookState:
         try:
             self.settings.url = url
         finally:
-            self._switching = False
+            self.last_comparison: Any = None  # the DataFrame of the last --compare
+        self._switching = False
         self._drop_memory()
         self._memory = memory
         self._panels_follow(memory)

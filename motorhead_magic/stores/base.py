@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..errors import InvalidInput
 from ..records import MemoryView, Message, NewMessage, SessionInfo, Summary
 
 
@@ -88,10 +89,22 @@ class Store(Protocol):
 
     def add_summary(
         self, session_id: str, epoch: str, expected_count: int, through_seq: int,
-        context: str, tokens_used: int,
+        context: str, tokens_used: int, usage: dict[str, Any] | None = None,
     ) -> bool:
-        """Append a summary iff the session still has ``epoch`` and exactly
-        ``expected_count`` summaries; returns whether it landed."""
+        """Append a summary (with the ``usage`` of the calls that made it) iff the
+        session still has ``epoch`` and exactly ``expected_count`` summaries; returns
+        whether it landed."""
+
+    def fork(self, session_id: str, new_id: str, at: int | None = None) -> int:
+        """Copy the messages with ``seq <= at`` (default: all) and the summaries with
+        ``through_seq <= at`` into the new session ``new_id``, recording its lineage;
+        one transaction, inside the store. Returns the messages copied; raises
+        :class:`InvalidInput` (via :func:`fork_refused`), writing nothing, for an unknown
+        source, an existing ``new_id`` or an ``at`` beyond the log."""
+
+    def renew_lease(self, session_id: str, token: str, seconds: float) -> bool:
+        """Extend a lease this caller holds (a fold that makes progress keeps it);
+        False if it expired and someone else may have it."""
 
     def acquire_lease(self, session_id: str, seconds: float) -> str | None:
         """A token if this caller now holds the session's fold lease, else None."""
@@ -105,3 +118,12 @@ class Store(Protocol):
     def close(self) -> None:
         """Safe from any thread while others call: later calls raise
         :class:`~motorhead_magic.errors.StoreUnavailable` ("closed")."""
+
+
+def fork_refused(reason: str, session_id: str, new_id: str, at: int | None) -> InvalidInput:
+    """The one wording of a refused fork, whichever store refused it."""
+    return InvalidInput({
+        "no session": f"cannot fork {session_id!r}: no such session",
+        "exists": f"cannot fork into {new_id!r}: that session already exists",
+        "beyond": f"cannot fork {session_id!r} at #{at}: the log does not reach it",
+    }.get(reason, f"cannot fork {session_id!r}: {reason}"))

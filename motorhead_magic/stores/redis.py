@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -38,7 +40,7 @@ from ..records import (
     utc_from_micros,
 )
 from ..settings import redact
-from .base import FoldState, columns_from_messages
+from .base import FoldState, columns_from_messages, fork_refused
 from .group import GroupCommit, Write
 
 INT64_MAX = 2**63 - 1  # Redis' largest list index
@@ -113,6 +115,45 @@ if not through then return false end
 return {through, redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2])}
 """
 
+# KEYS: source meta, msgs, sums, new meta, msgs, sums, sessions, clock, source id
+# ARGV: at (-1: all), epoch, now, new id  -> messages copied, or why not (a string)
+FORK = """
+local source = redis.call('HMGET', KEYS[1], 'last_seq', 'summary_count')
+if not source[1] then return 'no session' end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 'exists' end
+local last = tonumber(source[1])
+local at = tonumber(ARGV[1])
+if at < 0 then at = last end
+if at > last then return 'beyond' end
+for first = 0, at, 1000 do
+  local rows = redis.call('LRANGE', KEYS[2], first, math.min(first + 999, at))
+  if #rows > 0 then redis.call('RPUSH', KEYS[5], unpack(rows)) end
+end
+local through, count, tokens, context = -1, 0, 0, false
+for _, row in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+  local s = cjson.decode(row)
+  if s.through_seq <= at then
+    redis.call('RPUSH', KEYS[6], row)
+    through, count, tokens, context = s.through_seq, count + 1, tokens + s.tokens_used,
+                                      s.context
+  end
+end
+redis.call('HSET', KEYS[4], 'epoch', ARGV[2], 'last_seq', at, 'through_seq', through,
+           'summary_count', count, 'tokens_used', tokens, 'last_write', ARGV[3],
+           'parent', KEYS[9] .. '', 'forked_at', at)
+if context then redis.call('HSET', KEYS[4], 'context', context) end
+redis.call('ZADD', KEYS[7], redis.call('INCR', KEYS[8]), ARGV[4])
+return at + 1
+"""
+
+# KEYS: lease ; ARGV: token, milliseconds
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -152,6 +193,7 @@ class RedisStore:
         )
         self._response_error = exceptions.ResponseError
         self._no_script = exceptions.NoScriptError
+        self._connection_error = (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=False
         )
@@ -160,7 +202,10 @@ class RedisStore:
         self._view = self._redis.register_script(VIEW)
         self._history = self._redis.register_script(HISTORY)
         self._release = self._redis.register_script(RELEASE)
+        self._renew = self._redis.register_script(RENEW)
+        self._fork = self._redis.register_script(FORK)
         self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"))
+        self._new_writer()
         self._call(self._redis.ping)
 
     def _unavailable(self, why: object) -> StoreUnavailable:
@@ -205,13 +250,32 @@ class RedisStore:
     def _summary(self, session_id: str, raw: bytes) -> Summary:
         d = json.loads(raw)
         return Summary(session_id, d["through_seq"], d["context"], d["tokens_used"],
-                       utc_from_micros(d["created_at"]))
+                       utc_from_micros(d["created_at"]), d.get("usage") or {})
+
+    def _new_writer(self) -> None:
+        """The connection appends go through: used by the group commit's leader only,
+        so it needs no pool (whose checks cost a third of an append) and it never
+        resends an append after a dropped connection (that could store it twice)."""
+        pool = self._redis.connection_pool
+        self._writer = pool.connection_class(**pool.connection_kwargs)
+        self._writer_lock = threading.Lock()  # the leader, or close()
+        self._writer_pid = os.getpid()
 
     def close(self) -> None:
         """Later calls raise :class:`StoreUnavailable`; calls in flight on other threads
         end with it (their sockets close) or with their answer."""
         self._closed = True
         self._redis.close()
+        self._drop_writer()
+
+    def _drop_writer(self) -> None:
+        """Disconnect the writer once closed, unless a leader uses it (then the leader
+        does, when it lets go: it sees ``_closed``, set before this looks)."""
+        if self._writer_lock.acquire(blocking=False):
+            try:
+                self._writer.disconnect()
+            finally:
+                self._writer_lock.release()
 
     # -- writes ----------------------------------------------------------------------
 
@@ -224,6 +288,9 @@ class RedisStore:
     ) -> int:
         if self._closed:
             raise StoreUnavailable(f"Redis store {self.url} is closed")
+        if self._writer_pid != os.getpid():  # a forked child: never the parent's socket
+            self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"))
+            self._new_writer()
         return self._group.submit(self._append_op(session_id, messages, context, namespace))
 
     def _append_op(self, session_id: str, messages: Sequence[NewMessage], context: str | None,
@@ -238,51 +305,55 @@ class RedisStore:
         keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums", "ns")]
         keys += [f"{self.prefix}:sessions", f"{self.prefix}:clock",
                  f"{self.prefix}:ns:{namespace or ''}", session_id]
-        args = [uuid.uuid4().hex, now, context or "", "1" if context is not None else "0",
+        args = [os.urandom(16).hex(), now, context or "", "1" if context is not None else "0",
                 namespace or "", *rows]
         return keys, args
 
     def _commit(self, batch: list[Write]) -> None:
-        """The group commit's leader: every waiting append in one pipeline (one round
-        trip); each append is still one script, atomic by itself."""
-        if self._closed:
-            for write in batch:
-                write.fail(StoreUnavailable(f"Redis store {self.url} is closed"))
-            return
-        if len(batch) == 1:  # the plain call (it loads the script when Redis lacks it)
-            keys, args = batch[0].op
+        """The group commit's leader: every waiting append in one round trip (pipelined
+        script calls, each atomic by itself) on the writer connection."""
+        with self._writer_lock:
             try:
-                batch[0].ok(int(self._call(self._append, keys=keys, args=args)))
-            except Exception as exc:
-                batch[0].fail(exc)
-            else:
-                self.commits += 1
-            return
-        pipe = self._redis.pipeline(transaction=False)
-        for write in batch:
-            keys, args = write.op
-            pipe.execute_command("EVALSHA", self._append.sha, len(keys), *keys, *args)
-        try:
-            answers = self._call(pipe.execute, raise_on_error=False)
-        except Exception as exc:  # Redis unreachable: the outcome of each is unknown
-            for write in batch:
-                write.fail(exc)
-            return
-        self.commits += 1
-        again = []
-        for write, answer in zip(batch, answers):
-            if isinstance(answer, self._no_script):  # not run: Redis lost its scripts
-                again.append(write)
-            elif isinstance(answer, Exception):
-                write.fail(self._error(answer))
-            else:
-                write.ok(int(answer))
-        if again:
-            self._commit_singly(again)
+                if self._closed:
+                    for write in batch:
+                        write.fail(StoreUnavailable(f"Redis store {self.url} is closed"))
+                    return
+                self._send(batch)
+                again = [w for w in batch if isinstance(w.error, self._no_script)]
+                if again:  # not run: Redis lost its scripts (a restart, SCRIPT FLUSH)
+                    self._writer.send_command("SCRIPT", "LOAD", APPEND)
+                    self._writer.read_response()
+                    self._send(again)
+            except Exception as exc:  # Redis unreachable: the outcome of each is unknown
+                self._writer.disconnect()
+                error = self._error(exc)
+                for write in batch:  # those answered keep their answer
+                    if not write.settled or isinstance(write.error, self._no_script):
+                        write.fail(error)
+            finally:
+                if self._closed:
+                    self._writer.disconnect()
+        if self._closed:  # close() ran while we held the writer
+            self._drop_writer()
 
-    def _commit_singly(self, batch: list[Write]) -> None:
+    def _send(self, batch: list[Write]) -> None:
+        """One round trip: every write's script call, then every answer in order."""
+        writer = self._writer
+        try:  # something to read before we asked: Redis closed it (restart, idle timeout)
+            stale = writer.can_read()
+        except self._connection_error:
+            stale = True
+        if stale:  # nothing was sent on it: reconnecting cannot run a script twice
+            writer.disconnect()
+        writer.send_packed_command(writer.pack_commands(
+            [("EVALSHA", self._append.sha, len(keys), *keys, *args)
+             for keys, args in (w.op for w in batch)]))
         for write in batch:
-            self._commit([write])
+            try:
+                write.ok(int(writer.read_response()))
+            except self._response_error as exc:  # this script's own error answer
+                write.fail(self._error(exc))
+        self.commits += 1
 
     def delete(self, session_id: str) -> None:
         namespaces = self._call(self._redis.smembers, self._key(session_id, "ns"))
@@ -295,10 +366,11 @@ class RedisStore:
 
     def add_summary(
         self, session_id: str, epoch: str, expected_count: int, through_seq: int,
-        context: str, tokens_used: int,
+        context: str, tokens_used: int, usage: dict[str, Any] | None = None,
     ) -> bool:
         row = json.dumps({"through_seq": through_seq, "context": context,
-                          "tokens_used": tokens_used, "created_at": now_micros()})
+                          "tokens_used": tokens_used, "created_at": now_micros(),
+                          "usage": usage or {}})
         keys = [self._key(session_id, "meta"), self._key(session_id, "sums")]
         args = [epoch, expected_count, through_seq, row, context, tokens_used]
         return bool(self._call(self._add_summary, keys=keys, args=args))
@@ -311,6 +383,21 @@ class RedisStore:
 
     def release_lease(self, session_id: str, token: str) -> None:
         self._call(self._release, keys=[self._key(session_id, "lease")], args=[token])
+
+    def renew_lease(self, session_id: str, token: str, seconds: float) -> bool:
+        return bool(self._call(self._renew, keys=[self._key(session_id, "lease")],
+                               args=[token, max(1, int(seconds * 1000))]))
+
+    def fork(self, session_id: str, new_id: str, at: int | None = None) -> int:
+        keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums")]
+        keys += [self._key(new_id, p) for p in ("meta", "msgs", "sums")]
+        keys += [f"{self.prefix}:sessions", f"{self.prefix}:clock", session_id]
+        answer = self._call(self._fork, keys=keys,
+                            args=[-1 if at is None else at, uuid.uuid4().hex, now_micros(),
+                                  new_id])
+        if isinstance(answer, bytes):
+            raise fork_refused(_decode(answer), session_id, new_id, at)
+        return int(answer)
 
     # -- reads -----------------------------------------------------------------------
 
@@ -393,18 +480,20 @@ class RedisStore:
         pipe = self._redis.pipeline(transaction=False)
         for sid in ids:
             pipe.hmget(self._key(sid, "meta"), "last_seq", "through_seq", "summary_count",
-                       "last_write")
+                       "last_write", "parent", "forked_at")
         metas = self._call(pipe.execute)
         pipe = self._redis.pipeline(transaction=False)
-        for sid, (last, through, _, _) in zip(ids, metas):
+        for sid, (last, through, *_) in zip(ids, metas):
             first = max(int(through or -1), int(last or -1) - window_size) + 1
             pipe.lrange(self._key(sid, "msgs"), first, int(last or -1))
         windows = self._call(pipe.execute)
         return [
             SessionInfo(sid, int(last) + 1, int(count), utc_from_micros(int(written)),
-                        sum(json.loads(r)["tokens"] for r in window))
-            for sid, (last, _, count, written), window in zip(ids, metas, windows)
-            if last is not None
+                        sum(json.loads(r)["tokens"] for r in window),
+                        None if parent is None else _decode(parent),
+                        None if forked_at is None else int(forked_at))
+            for sid, (last, _, count, written, parent, forked_at), window
+            in zip(ids, metas, windows) if last is not None
         ]
 
     def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:

@@ -81,7 +81,7 @@ def command(name: str, help: str, *arguments: Argument,
 
 
 SETTINGS = ("model, summary_model, window_size, session, url, stream, prompt, max_tokens, "
-            "traceback")
+            "traceback, prices")
 
 
 def cell_help() -> list[str]:
