@@ -2,6 +2,7 @@
 
     motorhead-magic serve [--host 127.0.0.1] [--port 8080] [--store URL]
                           [--window-size N] [--model M] [--api-key KEY]
+                          [--body-timeout SECONDS] [--threads N]
     motorhead-magic import redis://host:port/db [--to URL] [--prefix P]
 
 Errors print one line (no traceback) and exit with status 2.
@@ -14,7 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .errors import MotorheadError
+from .errors import InvalidInput, MotorheadError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--body-timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="a request's body must arrive within this time, else 408"
+                       " (default 30)")
     serve.add_argument("--threads", type=int, default=None, metavar="N",
                        help="worker threads for store calls (default 40)")
 
@@ -67,13 +71,16 @@ def serve(args: argparse.Namespace) -> None:
     from .server import run
     from .server.config import settings, summarizer_for
 
+    if not args.body_timeout > 0:  # also refuses nan
+        raise InvalidInput(f"--body-timeout must be a positive number of seconds, got"
+                           f" {args.body_timeout}")
     config = settings(args.host, args.port, args.store, args.window_size, args.model,
                       args.api_key)
     memory = connect(config.store_url, window_size=config.window_size,
                      summarizer=summarizer_for(config.model))
     print(config.describe(), file=sys.stderr, flush=True)
     run(memory, config.host, config.port, api_key=config.api_key, log_level=args.log_level,
-        access_log=args.access_log, threads=args.threads)
+        access_log=args.access_log, threads=args.threads, body_timeout=args.body_timeout)
 
 
 def import_upstream(args: argparse.Namespace) -> None:

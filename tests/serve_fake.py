@@ -2,7 +2,10 @@
 
 ``python -m tests.serve_fake --store URL --port P [--window-size N] [--summarizer echo]``
 runs exactly what ``motorhead-magic serve`` runs, except that the summary model is
-``tests.fakes.make_summarizer(name)`` (there is no LLM key here).
+``tests.fakes.make_summarizer(name)`` (there is no LLM key here); ``--summary-delay S``
+makes it an echo that takes S seconds per call, ``--buggy ROUTE`` makes the memory call
+behind that route raise a bug (a ``KeyError``), and ``--body-timeout`` /
+``--graceful-seconds`` are ``run()``'s.
 :class:`ServerProcess` starts one on a free loopback port and stops it with SIGTERM.
 """
 
@@ -96,16 +99,38 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--window-size", type=int, default=12)
     parser.add_argument("--summarizer", default=None)
+    parser.add_argument("--summary-delay", type=float, default=None,
+                        help="an echo summarizer that takes this many seconds per call")
+    parser.add_argument("--buggy", choices=sorted(BUGGY), default=None,
+                        help="the memory call behind this route raises KeyError (a bug)")
+    parser.add_argument("--body-timeout", type=float, default=None)
+    parser.add_argument("--graceful-seconds", type=float, default=None)
     parser.add_argument("--upstream-only", action="store_true",
                         help="serve only upstream Motörhead's routes (a stand-in for it)")
     args = parser.parse_args()
-    memory = mh.connect(args.store, window_size=args.window_size,
-                        summarizer=make_summarizer(args.summarizer))
+    if args.summary_delay is not None:
+        from tests.fakes import SummaryEcho
+
+        summarizer = SummaryEcho(delay=args.summary_delay)
+    else:
+        summarizer = make_summarizer(args.summarizer)
+    memory = mh.connect(args.store, window_size=args.window_size, summarizer=summarizer)
+    if args.buggy:
+        def bug(*args: object, **kwargs: object) -> None:
+            raise KeyError("a bug on purpose")
+
+        setattr(memory, BUGGY[args.buggy], bug)
     if args.upstream_only:
         serve_upstream_only(memory, args.port)
     else:
+        options = {name: value for name, value in (("body_timeout", args.body_timeout),
+                                                   ("graceful_seconds", args.graceful_seconds))
+                   if value is not None}
         run(memory, "127.0.0.1", args.port, api_key=os.environ.get("MOTORHEAD_API_KEY"),
-            log_level="warning")
+            log_level="warning", **options)
+
+
+BUGGY = {"summaries": "summaries", "window": "get", "messages": "history"}
 
 
 def serve_upstream_only(memory: mh.Memory, port: int) -> None:

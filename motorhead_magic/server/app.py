@@ -17,6 +17,8 @@ from ..memory import Memory
 from . import extras, routes
 from .auth import ApiKeyMiddleware
 from .errors import EXCEPTION_HANDLERS
+from .guard import RequestGuard
+from .lifecycle import Shutdown
 from .openapi import openapi_document
 
 
@@ -51,14 +53,16 @@ ROUTES = [
 
 
 def create_app(memory: Memory, *, api_key: str | None = None, close_memory: bool = True,
-               threads: int | None = None) -> Starlette:
+               threads: int | None = None, body_timeout: float | None = 30.0) -> Starlette:
     """Serve ``memory`` over the Motörhead API; with ``api_key`` every request needs it.
 
     Route functions await the memory's async twins; the blocking store calls among them run
     on at most ``threads`` worker threads (anyio's default, 40, when None), and waits on
     threads of the memory's own. With ``close_memory`` the memory is closed at shutdown,
     after uvicorn has let the requests in flight finish (each POST is one store
-    transaction, so none is half done).
+    transaction, so none is half done). A request's body must arrive within
+    ``body_timeout`` seconds (None: no limit); bugs, late bodies and requests cut off by
+    the shutdown are answered by :class:`~.guard.RequestGuard`.
     """
 
     @contextlib.asynccontextmanager
@@ -69,8 +73,11 @@ def create_app(memory: Memory, *, api_key: str | None = None, close_memory: bool
         if close_memory:
             memory.close()
 
-    middleware = [Middleware(ApiKeyMiddleware, api_key=api_key)] if api_key else []
+    middleware = [Middleware(RequestGuard, body_timeout=body_timeout)]
+    if api_key:
+        middleware.append(Middleware(ApiKeyMiddleware, api_key=api_key))
     app = Starlette(routes=ROUTES, middleware=middleware,
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.memory = memory
+    app.state.shutdown = Shutdown()
     return app

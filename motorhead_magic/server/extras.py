@@ -51,9 +51,11 @@ async def session_infos(request: Request) -> Response:
 
 async def _wait(request: Request, sid: str | None) -> Response:
     """``await_idle`` runs the blocking wait on threads of the memory's own (so waits never
-    starve the threads that serve ordinary requests); a timeout is a 504."""
+    starve the threads that serve ordinary requests); a timeout is a 504, the server's
+    shutdown a 503 at once (this process will not finish the work)."""
     timeout = parsing.query_float(request, "timeout", 30.0, MAX_WAIT_SECONDS)
-    await memory_of(request).await_idle(sid, timeout)
+    shutdown = request.app.state.shutdown
+    await shutdown.unless_begun(memory_of(request).await_idle(sid, timeout))
     return JSONResponse(OK)
 
 

@@ -58,6 +58,7 @@ def _op(summary: str, responses: dict[str, Any], parameters: list[dict[str, Any]
     }
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"]["408"] = _json(_ref("Error"), "the body did not arrive in time")
     return op
 
 
