@@ -414,6 +414,17 @@ def test_waiting_appends_share_one_commit(backend, request):
     store.close()
 
 
+def test_sqlite_wal_stays_bounded_with_checkpoints_off_the_commit_path(tmp_path):
+    path = tmp_path / "m.db"
+    store = SQLiteStore(path)
+    wal = tmp_path / "m.db-wal"
+    for i in range(6000):  # ~3 pages a commit: 70 MB of WAL if nothing checkpointed
+        store.append(f"s{i % 50}", new(f"q{i} " + "x" * 500, f"a{i} " + "y" * 500))
+    assert wal.stat().st_size < 24 * 1024 * 1024
+    assert len(store.history("s0")) == 240
+    store.close()
+
+
 def test_a_failing_append_does_not_fail_its_batch(tmp_path):
     path = tmp_path / "m.db"
     store = SQLiteStore(path)
@@ -458,3 +469,19 @@ def test_batched_redis_appends_survive_redis_losing_its_scripts(redis_url):
     texts = [m.content for m in store.history("s")]
     assert texts == ["first"] + [f"{x}{i}" for i in range(8) for x in "qa"]
     store.close()
+
+
+def test_redis_append_after_the_server_dropped_the_connection(redis_url):
+    import redis
+
+    memory = mh.connect(redis_url)
+    memory.add("s", turns(2))
+    admin = redis.Redis.from_url(redis_url)
+    me = admin.client_id()
+    for client in admin.client_list():  # as a Redis restart or an idle timeout does
+        if int(client["id"]) != me:
+            admin.client_kill_filter(_id=client["id"])
+    memory.add("s", turns(1, 2))  # a stale connection is replaced, not a 503
+    assert [m.content for m in memory.history("s")] == ["m0", "m1", "m2"]
+    memory.close()
+    admin.close()
