@@ -24,7 +24,8 @@ import pytest
 import motorhead_magic as mh
 from motorhead_magic.errors import StoreUnavailable
 from motorhead_magic.records import NewMessage
-from motorhead_magic.stores.sqlite import SQLiteStore
+from motorhead_magic.stores.sqlite import MIGRATIONS, SQLiteStore
+from tests.fakes import SummaryEcho
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -485,3 +486,25 @@ def test_redis_append_after_the_server_dropped_the_connection(redis_url):
     assert [m.content for m in memory.history("s")] == ["m0", "m1", "m2"]
     memory.close()
     admin.close()
+
+
+def test_read_only_store_of_an_older_version_is_readable(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "m.db"
+    with mh.connect(f"sqlite://{path}", window_size=2, summarizer=SummaryEcho()) as memory:
+        memory.add("s", turns(4))
+        memory.wait("s")
+        assert memory.summaries("s")
+    conn = sqlite3.connect(path)  # the columns a later version added, gone again
+    for table, column, _ in MIGRATIONS:
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.commit()
+    conn.close()
+    for extra in folder.glob("m.db-*"):
+        extra.unlink()
+    with unwritable(path, folder):
+        memory = mh.connect(f"sqlite://{path}", window_size=2)
+        assert [m.content for m in memory.history("s")] == ["m0", "m1", "m2", "m3"]
+        assert memory.get("s").context and memory.summaries("s")[0].context
+        memory.close()

@@ -157,6 +157,22 @@ def _summary(row: tuple) -> Summary:
                    json.loads(usage) if usage else {})
 
 
+def _legacy_views(conn: sqlite3.Connection) -> list[str]:
+    """For an older store opened read-only (so :func:`_migrate` cannot run): temporary
+    views, found before the tables of the same name, that add the columns of
+    :data:`MIGRATIONS` it lacks with their default values."""
+    views = []
+    for table in dict.fromkeys(t for t, _, _ in MIGRATIONS):
+        have = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
+        added = [f"{kind.split('DEFAULT', 1)[1].strip() if 'DEFAULT' in kind else 'NULL'}"
+                 f" AS {column}" for t, column, kind in MIGRATIONS
+                 if t == table and column not in have]
+        if have and added:
+            views.append(f"CREATE TEMP VIEW {table} AS SELECT *, {', '.join(added)}"
+                         f" FROM main.{table}")
+    return views
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add the columns of :data:`MIGRATIONS` that an older store lacks."""
     for table, column, kind in MIGRATIONS:
@@ -177,6 +193,7 @@ class SQLiteStore:
         self.commits = 0  # write transactions committed (each holds one or more writes)
         self._busy_timeout = busy_timeout
         self._uri: str | None = None  # how read-only connections open the file
+        self._views: list[str] = []  # what each read-only connection runs first
         self._closed = False
         self._start_process()
         self._open()
@@ -225,6 +242,13 @@ class SQLiteStore:
         if self.read_only:
             conn = self._open_read_only()
         try:
+            if self.read_only:  # an older store cannot be upgraded here: views stand in
+                try:
+                    self._views = _legacy_views(conn)
+                    for view in self._views:
+                        conn.execute(view)
+                except sqlite3.Error as exc:
+                    raise self._unavailable(exc, "cannot open (read-only)") from None
             self._check_schema(conn)
         except BaseException:
             conn.close()
@@ -289,8 +313,11 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._uri is not None:
-            return sqlite3.connect(self._uri, uri=True, timeout=self._busy_timeout,
+            conn = sqlite3.connect(self._uri, uri=True, timeout=self._busy_timeout,
                                    isolation_level=None, check_same_thread=False)
+            for view in self._views:
+                conn.execute(view)
+            return conn
         conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
                                check_same_thread=False)
         try:
