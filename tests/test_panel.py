@@ -209,6 +209,46 @@ def test_session_picker_switches_sessions(memory, panels) -> None:
     assert panel._picker.options == ("a", "b", "c") and panel._picker.value == "a"
 
 
+def header_text(panel: Panel) -> str:
+    return re.sub(r"<[^>]+>", "", panel._header.value)
+
+
+def test_a_fork_shows_its_lineage_and_its_parent_is_one_click_away(plain_memory, panels) -> None:
+    for i in range(4):
+        plain_memory.add("band", turn(i))
+    plain_memory.fork("band", "band take 2", at=5)
+    panel = panels(plain_memory, "band take 2")
+    assert "fork of band at #5" in header_text(panel)
+    assert "fork of band at #5" in render_text(plain_memory, "band take 2")
+    button = panel._parent_button
+    assert button.layout.display is None and not button.disabled
+    assert "band" in button.description and "band" in button.tooltip
+    assert "answer 2" in panel._window.value and "answer 3" not in panel._window.value
+
+    button.click()  # shows the parent, as the picker would
+    assert panel.session_id == "band" and panel._picker.value == "band"
+    assert "answer 3" in panel._window.value
+    assert "fork of" not in header_text(panel)  # the parent is no fork: nothing extra
+    assert button.layout.display == "none"
+    assert "fork of" not in render_text(plain_memory, "band")
+
+    panel._picker.value = "band take 2"  # a fork of a deleted session still says whose
+    plain_memory.delete("band")
+    panel.refresh()
+    assert "fork of band at #5 (session band no longer exists)" in header_text(panel)
+    assert button.layout.display is None and button.disabled
+    button.click()
+    assert panel.session_id == "band take 2"
+
+
+def test_sessions_that_are_no_fork_show_no_lineage(memory, panels) -> None:
+    memory.add("solo", turn(0))
+    panel = panels(memory, "solo")
+    assert "fork of" not in header_text(panel) and "mhp-lineage" not in panel._header.value
+    assert panel._parent_button.layout.display == "none"
+    assert "fork of" not in render_text(memory, "solo")
+
+
 def test_unwritten_session_is_offered_and_empty(memory, panels) -> None:
     panel = panels(memory, "fresh")
     assert panel._picker.options == ("fresh",)

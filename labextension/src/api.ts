@@ -11,6 +11,10 @@ export interface ISessionInfo {
   summaries: number;
   last_write: string | null;
   window_tokens: number;
+  /** The session this one was forked from, or null. */
+  parent: string | null;
+  /** The parent's last message copied into the fork, or null. */
+  forked_at: number | null;
 }
 
 export interface ISessionPage {
@@ -61,6 +65,10 @@ export interface ISessionDetail {
   last_write: string | null;
   /** Background summarization the store can tell of, one line each. */
   progress: string[];
+  /** The session this one was forked from, or null. */
+  parent: string | null;
+  /** The parent's last message copied into the fork, or null. */
+  forked_at: number | null;
 }
 
 export interface IHistoryPage {

@@ -90,6 +90,18 @@ export function summaryState(d: ISessionDetail): string {
   return `${point} · ${after}`;
 }
 
+/** Where a fork came from, as words around its parent: ["Fork of ", parent, " at #5"];
+ * null for a session that is no fork. */
+export function lineage(
+  d: Pick<ISessionInfo, 'parent' | 'forked_at'>
+): [string, string, string] | null {
+  if (d.parent === null || d.parent === undefined) {
+    return null; // no fork (or a server older than forks)
+  }
+  const at = typeof d.forked_at === 'number' ? ` at #${d.forked_at.toLocaleString()}` : '';
+  return ['Fork of ', d.parent, at];
+}
+
 export interface ISidebarOptions {
   /** Called by "Open in notebook" with the session id. */
   openInNotebook: (sessionId: string) => Promise<void>;
@@ -337,8 +349,17 @@ export class MotorheadSidebar extends Widget {
       item.dataset.sessionId = s.session_id;
       item.title = s.session_id;
       item.tabIndex = 0;
+      const row = el('div', 'mh-session-row');
+      row.appendChild(el('div', 'mh-session-id', s.session_id));
+      const from = lineage(s);
+      if (from !== null) {
+        const badge = el('span', 'mh-fork-badge', 'fork');
+        badge.title = from.join('');
+        row.appendChild(badge);
+        item.title = `${s.session_id}\n${from.join('')}`;
+      }
       item.append(
-        el('div', 'mh-session-id', s.session_id),
+        row,
         el(
           'div',
           'mh-session-meta',
@@ -405,10 +426,27 @@ export class MotorheadSidebar extends Widget {
 
   /** The header's facts and the summary section, from one detail answer. */
   private renderFacts(detail: ISessionDetail): void {
-    const facts: HTMLElement[] = [
+    const facts: HTMLElement[] = [];
+    const from = lineage(detail);
+    if (from !== null) {
+      // "Fork of <parent> at #N", the parent a link to its own session view.
+      const [before, parent, after] = from;
+      const link = el('a', 'mh-parent-link', parent);
+      link.href = '#';
+      link.title = `Open ${parent}`;
+      link.dataset.sessionId = parent;
+      link.addEventListener('click', ev => {
+        ev.preventDefault();
+        void this.openSession(parent);
+      });
+      const line = el('div', 'mh-session-meta mh-lineage');
+      line.append(before, link, after);
+      facts.push(line);
+    }
+    facts.push(
       el('div', 'mh-session-meta mh-stats', sessionStats(detail)),
       el('div', 'mh-session-meta mh-summary-state', summaryState(detail))
-    ];
+    );
     for (const line of detail.progress) {
       facts.push(el('div', 'mh-progress', line));
     }

@@ -102,7 +102,8 @@ class MemoryService:
 
 async def list_sessions(memory: Memory, page: int, size: int, query: str) -> dict[str, Any]:
     """One page of sessions, newest write first, filtered by a case-insensitive substring.
-    Only the page's sessions are counted, so a page costs the same at 10 or 100,000."""
+    Only the page's sessions are counted, so a page costs the same at 10 or 100,000.
+    Each is ``SessionInfo.to_dict()``: a fork's ``parent`` and ``forked_at`` included."""
     ids = await memory.asessions()  # ascending last write
     needle = query.casefold()
     if needle:
@@ -124,12 +125,14 @@ async def session_detail(memory: Memory, session_id: str) -> dict[str, Any] | No
     """The window as ``MemoryView.to_dict()`` (the server's ``/window`` shape) plus what
     the store can tell: the counts, ``after_summary`` (messages after the summary point,
     i.e. not yet summarized) and ``progress`` (one line per background fold the memory
-    knows of); None for a session that has nothing. No window size: that is the
-    kernels' setting, which the server cannot know."""
+    knows of); ``parent`` and ``forked_at`` (where a fork came from, else None); None
+    for a session that has nothing. No window size: that is the kernels' setting, which
+    the server cannot know."""
     view = await memory.aget(session_id)
     summaries = await memory.asummaries(session_id)
     if view.message_count == 0 and not summaries:
         return None
+    info = next(iter(await memory.asession_infos([session_id])), None)
     last_write = view.messages[-1].created_at.isoformat() if view.messages else None
     point = view.summary.through_seq + 1 if view.summary is not None else 0
     # Background work the store can tell of (another process's folds are invisible
@@ -142,6 +145,8 @@ async def session_detail(memory: Memory, session_id: str) -> dict[str, Any] | No
         "after_summary": max(0, view.message_count - max(0, point)),
         "last_write": last_write,
         "progress": [p.describe() for p in progress],
+        "parent": info.parent if info is not None else None,
+        "forked_at": info.forked_at if info is not None else None,
     }
 
 

@@ -73,6 +73,7 @@ SendFunction = Callable[[str, str], Any]
 ModelLabel = str | Callable[[], str]
 
 _HIDDEN = "none"
+_BUTTON_ID_CHARS = 24  # a longer parent id is cut on its button (the tooltip has it whole)
 
 
 def _show(widget: widgets.Widget, visible: bool) -> None:
@@ -103,7 +104,9 @@ class _Shared:
 
 class Panel(widgets.VBox):
     """A live view of one session: header, summary, older messages (paged), window,
-    the turn in progress, and controls (session picker, refresh, send, export, delete).
+    the turn in progress, and controls (session picker, a fork's parent, refresh, send,
+    export, delete). A fork says where it came from in the header ("fork of band at
+    #5"); its parent button shows the parent, as the picker would.
 
     A compact chat view: the messages scroll in an area of bounded height that keeps
     the newest message in view (a ``column-reverse`` flex box: no JavaScript), with
@@ -272,6 +275,12 @@ class Panel(widgets.VBox):
                                                   flex="0 1 auto"))
         self._picker.add_class("mhp-picker")
         self._picker.observe(self._on_pick, names="value")
+        # A fork's parent, one click away (shown only for a fork; see _render_lineage).
+        self._parent_button = button("parent", "mhp-parent", icon="level-up",
+                                     layout=W.Layout(width="auto", min_width="36px",
+                                                     max_width="260px", flex="0 1 auto"))
+        self._parent_button.on_click(self._open_parent)
+        _show(self._parent_button, False)
         self._refresh_button = button("Refresh", "mhp-refresh", icon="refresh",
                                       tooltip="Re-read the session")
         self._refresh_button.on_click(lambda _: self.refresh())
@@ -285,8 +294,9 @@ class Panel(widgets.VBox):
         self._delete_button = button("Delete…", "mhp-delete", icon="trash",
                                      button_style="danger")
         self._delete_button.on_click(self._ask_delete)
-        toolbar = W.HBox([self._picker, self._refresh_button, self._export_name,
-                          self._export_button, self._delete_button], layout=row())
+        toolbar = W.HBox([self._picker, self._parent_button, self._refresh_button,
+                          self._export_name, self._export_button, self._delete_button],
+                         layout=row())
         toolbar.add_class("mhp-toolbar")
 
         self._confirm_label = html_widget("mhp-confirm-label")
@@ -451,6 +461,7 @@ class Panel(widgets.VBox):
         self._snapshot = snap
         deleted = self._track_deleted(snap)
         self._sync_picker()
+        self._render_lineage(snap)
         self._render_header()
         view = snap.view
         if deleted is not None:
@@ -485,6 +496,19 @@ class Panel(widgets.VBox):
                                          deleted)
         if progress:
             self._watch_progress()
+
+    def _render_lineage(self, snap: SessionSnapshot) -> None:
+        """The parent button: shown for a fork (disabled once its parent is gone)."""
+        parent = snap.parent
+        _show(self._parent_button, parent is not None)
+        if parent is None:
+            return
+        self._parent_button.description = f"parent: {_short_id(parent)}"
+        exists = parent in snap.session_ids
+        self._parent_button.disabled = not exists
+        where = f" at #{snap.forked_at:,}" if snap.forked_at is not None else ""
+        self._parent_button.tooltip = (f"Show {parent} (this session is a fork of it{where})"
+                                       if exists else f"{parent} no longer exists")
 
     def _page_bounds(self, window_start: int) -> tuple[int, int]:
         last_page = max(0, window_start - self.page_size)
@@ -539,6 +563,13 @@ class Panel(widgets.VBox):
     def _on_pick(self, change: dict[str, Any]) -> None:
         if not self._syncing_picker and change["new"] != self.session_id:
             self.show_session(change["new"])
+
+    def _open_parent(self, _button: Any = None) -> None:
+        """Show the session this fork came from (as picking it in the picker does)."""
+        parent = self._snapshot.parent
+        if (parent is not None and not self._parent_button.disabled
+                and self._snapshot.session_id == self.session_id):
+            self.show_session(parent)
 
     def _page(self, direction: int) -> None:
         start, _ = self._page_bounds(self._snapshot.window_start)
@@ -612,6 +643,10 @@ class Panel(widgets.VBox):
     def _hide_confirm(self) -> None:
         _show(self._confirm_box, False)
         self._confirm_label.value = ""
+
+
+def _short_id(session_id: str, limit: int = _BUTTON_ID_CHARS) -> str:
+    return session_id if len(session_id) <= limit else session_id[:limit - 1] + "…"
 
 
 def _nothing() -> None:

@@ -56,6 +56,7 @@ PANEL_CSS = f"""
 .mhp-progress {{ color: {_FONT}; border-left: 3px solid {_WARN}; padding: 1px 6px;
   margin-top: 2px; background: {_tint(_WARN, 12)}; }}
 .mhp-gone {{ color: {_ERROR}; font-weight: 600; }}
+.mhp-lineage {{ border-left: 3px solid {_BRAND}; padding: 0 6px; margin-top: 2px; }}
 .mhp-error {{ color: {_ERROR}; }}
 .mhp-page-label {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
   color: {_MUTED}; font-size: var(--jp-ui-font-size0, 11px); text-align: center; }}
@@ -101,6 +102,8 @@ class SessionSnapshot:
     message_count: int
     summary_count: int
     session_ids: tuple[str, ...]  # every session, least recently written first
+    parent: str | None = None  # the session this one was forked from
+    forked_at: int | None = None  # the parent's last message copied into the fork
 
     @property
     def window_start(self) -> int:
@@ -122,10 +125,22 @@ def snapshot(memory: Memory, session_id: str | None) -> SessionSnapshot:
     view = memory.get(session_id)
     info = next(iter(memory.session_infos([session_id])), None)
     if info is not None:
-        count, summaries = info.messages, info.summaries
-    else:  # not written yet (or just deleted)
-        count, summaries = view.message_count, 1 if view.summary else 0
-    return SessionSnapshot(session_id, view, count, summaries, ids)
+        return SessionSnapshot(session_id, view, info.messages, info.summaries, ids,
+                               info.parent, info.forked_at)
+    # not written yet (or just deleted)
+    return SessionSnapshot(session_id, view, view.message_count, 1 if view.summary else 0, ids)
+
+
+def lineage_text(snap: SessionSnapshot) -> str:
+    """Where a fork came from ("fork of band at #5"); "" for a session that is no fork."""
+    if snap.parent is None:
+        return ""
+    text = f"fork of {snap.parent}"
+    if snap.forked_at is not None:
+        text += f" at #{snap.forked_at:,}"
+    if snap.parent not in snap.session_ids:
+        text += f" (session {snap.parent} no longer exists)"
+    return text
 
 
 def plural(count: int, word: str) -> str:
@@ -184,8 +199,9 @@ def pending_human_html(text: str) -> str:
 
 def header_html(memory: Memory, snap: SessionSnapshot, model_label: str,
                 progress: Sequence[str] = (), deleted: str | None = None) -> str:
-    """Session, model, window size and backend on one wrapped line; the totals; what
-    runs in the background (``progress``: one line each); or that the session is gone."""
+    """Session, model, window size and backend on one wrapped line; where a fork came
+    from ("fork of band at #5"); the totals; what runs in the background
+    (``progress``: one line each); or that the session is gone."""
     pairs = [
         ("session", snap.session_id or "(none: pick one or write to a session first)"),
         ("model", model_label or "(not set)"),
@@ -201,6 +217,9 @@ def header_html(memory: Memory, snap: SessionSnapshot, model_label: str,
     if deleted is not None:
         lines.append(f'<div class="mhp-gone">{html.escape(deleted_text(deleted))}</div>')
     else:
+        lineage = lineage_text(snap)
+        if lineage:
+            lines.append(f'<div class="mhp-lineage mhp-meta">{html.escape(lineage)}</div>')
         lines.append(totals_html(snap))
     lines += [f'<div class="mhp-progress">{html.escape(text)}</div>' for text in progress]
     return f'<div class="mhp-head">{"".join(lines)}</div>'
@@ -259,6 +278,9 @@ def render_text(memory: Memory, session_id: str | None, *, older: int = 0) -> st
         f"window tokens {snap.window_tokens:,} · summary tokens spent "
         f"{snap.view.tokens if snap.view else 0:,}",
     ]
+    lineage = lineage_text(snap)
+    if lineage:
+        lines.insert(1, lineage)
     lines += [f"background: {text}" for text in progress_lines(memory, snap.session_id)]
     view = snap.view
     if view is None:

@@ -393,3 +393,40 @@ def test_a_session_deleted_elsewhere_is_said_so(page: Any, lab: Lab) -> None:
     memory.close()
     page.click(".mh-session-refresh")
     page.wait_for_selector(".mh-note:has-text('no longer exists')")
+
+
+def test_a_fork_links_to_its_parent(page: Any, lab: Lab) -> None:
+    """A fork says where it came from, with its parent one click away; the list marks
+    forks; a session that is no fork shows neither."""
+    seed_chat(lab, "riff source", turns=4)
+    memory = lab.memory()
+    memory.fork("riff source", "riff source take 2", at=5)
+    memory.close()
+    open_sidebar(page)
+    page.fill(".mh-search", "riff source")
+    page.wait_for_selector(item("riff source take 2"))
+    page.wait_for_selector(item("riff source"))
+    fork_item = page.locator(item("riff source take 2"))
+    assert fork_item.locator(".mh-fork-badge").inner_text() == "fork"
+    assert "Fork of riff source at #5" in fork_item.locator(".mh-fork-badge").get_attribute(
+        "title")
+    assert page.locator(item("riff source")).locator(".mh-fork-badge").count() == 0
+    shot(page, "sidebar-list-fork")
+
+    page.click(item("riff source take 2"))
+    page.wait_for_selector(".mh-session-title:text-is('riff source take 2')")
+    assert page.inner_text(".mh-lineage") == "Fork of riff source at #5"
+    assert page.inner_text(".mh-stats").startswith("6 messages")
+    assert page.locator(".mh-parent-link").inner_text() == "riff source"
+    # JupyterLab's base styles make links plain text; this one must still look like one.
+    assert page.eval_on_selector(".mh-parent-link",
+                                 "e => getComputedStyle(e).textDecorationLine") == "underline"
+    shot(page, "sidebar-session-fork")
+
+    page.click(".mh-parent-link")
+    page.wait_for_selector(".mh-session-title:text-is('riff source')")
+    page.wait_for_selector('.mh-message[data-seq="7"]')  # the parent's own log, all of it
+    assert page.inner_text(".mh-stats").startswith("8 messages")
+    assert page.locator(".mh-lineage").count() == 0  # the parent is no fork
+    page.click(".mh-back")
+    page.wait_for_selector(item("riff source take 2"))

@@ -136,6 +136,25 @@ def test_panel_shows_the_memory_and_sends_a_turn(browser: Any, lab: Lab) -> None
         shot(page, "panel")
         # the window's newest message is in view inside the bounded message area
         assert in_view(page, ".mhp-panel .mhp-window .mhp-msg:last-child", ".mhp-panel .mhp-scroll")
+
+        # A fork says where it came from; its parent is one click away
+        assert page.is_hidden(".mhp-panel button.mhp-parent")  # no fork: nothing extra
+        execute(page, "memory.fork(SESSION, SESSION + ' take 2', at=5);"
+                      " panel.show_session(SESSION + ' take 2')")
+        page.wait_for_function(
+            "(t) => document.querySelector('.mhp-panel .mhp-header-box').innerText.includes(t)",
+            arg=f"fork of {SESSION} at #5", timeout=KERNEL_TIMEOUT_MS)
+        parent = page.locator(".mhp-panel button.mhp-parent")
+        assert parent.is_visible() and SESSION in parent.inner_text()
+        assert page.eval_on_selector(".mhp-panel button.mhp-parent",
+                                     "b => b.scrollWidth <= b.clientWidth + 1")  # not cut
+        shot(page, "panel-fork")
+        parent.click()
+        page.wait_for_function(
+            "() => !document.querySelector('.mhp-panel .mhp-header-box').innerText"
+            ".includes('fork of') && document.querySelector('.mhp-panel .mhp-window')"
+            ".innerText.includes('fake reply 4')", timeout=KERNEL_TIMEOUT_MS)
+        assert page.is_hidden(".mhp-panel button.mhp-parent")
     except Exception:
         shot(page, "FAILED-panel")
         raise

@@ -212,6 +212,28 @@ async def test_detail_shows_background_progress_the_memory_knows_of(
     assert body(await api("sessions", "idle"))["progress"] == []
 
 
+async def test_detail_and_list_say_where_a_fork_came_from(api, memory) -> None:
+    for i in range(4):
+        memory.add("band", turn(i))
+    memory.fork("band", "band/take 2", at=5)
+    fork = body(await api("sessions", "band/take 2"))
+    assert fork["parent"] == "band" and fork["forked_at"] == 5
+    assert fork["message_count"] == 6 and fork["messages"][-1]["content"] == "answer 2"
+    parent = body(await api("sessions", "band"))
+    assert parent["parent"] is None and parent["forked_at"] is None
+    listed = {s["session_id"]: s for s in body(await api("sessions"))["sessions"]}
+    assert listed["band/take 2"]["parent"] == "band"
+    assert listed["band/take 2"]["forked_at"] == 5
+    assert listed["band"]["parent"] is None and listed["band"]["forked_at"] is None
+    mine = memory.session_infos(["band/take 2"])[0].to_dict()  # window_tokens: our window
+    assert {k: v for k, v in listed["band/take 2"].items() if k != "window_tokens"} == {
+        k: v for k, v in mine.items() if k != "window_tokens"}
+    found = body(await api("sessions", params={"q": "take"}))["sessions"]
+    assert [(s["session_id"], s["parent"]) for s in found] == [("band/take 2", "band")]
+    memory.delete("band")  # the fork keeps its lineage after the parent is gone
+    assert body(await api("sessions", "band/take 2"))["parent"] == "band"
+
+
 async def test_unknown_session_is_a_json_404(api) -> None:
     with pytest.raises(HTTPClientError) as err:
         await api("sessions", "nope")
@@ -327,7 +349,7 @@ async def test_detail_is_the_servers_window_shape_and_round_trips(api, store_url
     assert MemoryView.from_dict(detail) == MemoryView.from_dict(window) == view
     extras = set(detail) - keys
     assert extras == {"message_count", "summary_count", "after_summary", "last_write",
-                      "progress"}
+                      "progress", "parent", "forked_at"}
     assert detail["message_count"] == view.message_count == 10
 
 
