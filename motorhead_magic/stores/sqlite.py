@@ -396,13 +396,16 @@ class SQLiteStore:
     # -- transactions ------------------------------------------------------------------
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One consistent read (a deferred transaction) on a pooled connection."""
+    def _read(self, statements: int = 2) -> Iterator[sqlite3.Connection]:
+        """One consistent read on a pooled connection: a deferred transaction when it
+        runs more than one statement (one statement is consistent by itself)."""
         conn = self._checkout()
         try:
-            conn.execute("BEGIN")
+            if statements > 1:
+                conn.execute("BEGIN")
             yield conn
-            conn.execute("COMMIT")
+            if statements > 1:
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if _is_store_error(exc):
                 raise self._unavailable(exc) from None
@@ -430,14 +433,20 @@ class SQLiteStore:
             for write in batch:
                 write.fail(exc)
             return
+        self._shortened = False
         try:
             self._commit_on(conn, batch)
         finally:
-            try:  # the pool's readers wait for locks as long as ever
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            except sqlite3.Error:
-                pass
-            self._checkin(conn)
+            reusable = True
+            if self._shortened:  # the pool's readers wait for locks as long as ever
+                try:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+                except sqlite3.Error:
+                    reusable = False
+            if reusable:
+                self._checkin(conn)
+            else:
+                conn.close()
 
     def _commit_on(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
         pending = batch
@@ -451,7 +460,9 @@ class SQLiteStore:
                 return
             wait = min(w.deadline or now for w in pending) - now
             try:  # SQLite's own wait for the lock ends with the first deadline
-                conn.execute(f"PRAGMA busy_timeout = {max(1, int(wait * 1000))}")
+                if wait < self._busy_timeout - 0.05:  # (a fresh write's is the default)
+                    conn.execute(f"PRAGMA busy_timeout = {max(1, int(wait * 1000))}")
+                    self._shortened = True
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 if _error_name(exc) == "SQLITE_BUSY":  # who expired fails above; others wait
@@ -698,7 +709,7 @@ class SQLiteStore:
     # -- reads -----------------------------------------------------------------------
 
     def fold_state(self, session_id: str) -> FoldState | None:
-        with self._read() as c:
+        with self._read(statements=1) as c:
             row = c.execute(
                 "SELECT epoch, last_seq, through_seq, summary_count, context FROM sessions"
                 " WHERE session_id = ?",
@@ -752,7 +763,7 @@ class SQLiteStore:
         return [_message(r, row[0]) for r in rows]
 
     def summaries(self, session_id: str) -> list[Summary]:
-        with self._read() as c:
+        with self._read(statements=1) as c:
             rows = c.execute(
                 f"SELECT {SUMMARY_COLUMNS} FROM summaries WHERE session_id = ? ORDER BY idx",
                 (session_id,),
@@ -760,7 +771,7 @@ class SQLiteStore:
         return [_summary(r) for r in rows]
 
     def session_ids(self, namespace: str | None = None) -> list[str]:
-        with self._read() as c:
+        with self._read(statements=1) as c:
             if namespace is None:
                 rows = c.execute("SELECT session_id FROM sessions ORDER BY write_order")
             else:
@@ -798,7 +809,7 @@ class SQLiteStore:
     def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
         where, params = ("WHERE m.session_id = ?", (session_id,)) if session_id else ("", ())
         with _gc_paused():  # a million row tuples would otherwise trigger many full GC passes
-            with self._read() as c:
+            with self._read(statements=1) as c:
                 rows = c.execute(
                     "SELECT m.session_id, m.seq, m.role, m.content, m.tokens, m.created_at,"
                     " m.metadata, m.seq <= s.through_seq FROM messages m JOIN sessions s"
