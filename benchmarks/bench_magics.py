@@ -87,7 +87,7 @@ def bench_turn(folder: Path) -> tuple[float, float]:
     shell.run_line_magic("load_ext", "motorhead_magic")
     shell.user_ns["instant"] = model = InstantChat()
     magics = shell.magics_manager.registry["MotorheadMagics"]
-    magics._model_choice = "instant"
+    shell.run_line_magic("motorhead", "model instant")
     shell.run_line_magic("config", "MotorheadMagics.summary_model = 'none'")
     text = "What should I cook tonight? Something with tomatoes and {braces}."
     ours, direct = [], []

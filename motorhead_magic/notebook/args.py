@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from functools import cache
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
@@ -65,7 +66,13 @@ def identifier(text: str) -> str:
     return text
 
 
+@cache
 def cell_parser() -> MagicArgumentParser:
+    """The ``%%motorhead`` line's parser, built once (argparse is stateless per parse)."""
+    return _cell_parser()
+
+
+def _cell_parser() -> MagicArgumentParser:
     parser = MagicArgumentParser(
         "%%motorhead",
         "One chat turn: the cell body is the human message. The reply streams into the "

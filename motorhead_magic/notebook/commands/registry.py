@@ -49,6 +49,9 @@ class Command:
     raw_text: bool = False  # a rest that is not a flag goes unparsed into ``args.text``
 
     def parser(self) -> MagicArgumentParser:
+        return _parser_of(self)
+
+    def build_parser(self) -> MagicArgumentParser:
         parser = MagicArgumentParser(f"%motorhead {self.name}", self.help)
         for argument in self.arguments:
             parser.add_argument(*argument.flags, **argument.options)
@@ -64,6 +67,16 @@ class Command:
             return self.run(state, args)
         except MotorheadError as exc:
             raise UsageError(f"%motorhead {self.name}: {one_line(exc)}") from None
+
+
+_PARSERS: dict[str, MagicArgumentParser] = {}
+
+
+def _parser_of(found: Command) -> MagicArgumentParser:
+    """Each command's parser, built once (argparse is stateless per parse)."""
+    if found.name not in _PARSERS:
+        _PARSERS[found.name] = found.build_parser()
+    return _PARSERS[found.name]
 
 
 COMMANDS: dict[str, Command] = {}
