@@ -24,6 +24,13 @@ class InvalidInput(MotorheadError, ValueError):
     http_status = 400
 
 
+class Conflict(InvalidInput):
+    """Well-formed, but refused by the state of the store (a fork onto an existing id,
+    from an unknown session, past the end of the log); nothing was written."""
+
+    http_status = 409
+
+
 class NotAuthorized(MotorheadError):
     """A server refused the request: a missing or wrong API key."""
 
@@ -76,7 +83,7 @@ class TurnInterrupted(MotorheadError):
 _BY_STATUS: dict[int, type[MotorheadError]] = {
     400: InvalidInput, 413: InvalidInput, 422: InvalidInput,
     401: NotAuthorized, 403: NotAuthorized,
-    404: EndpointMissing, 405: EndpointMissing,
+    404: EndpointMissing, 405: EndpointMissing, 409: Conflict,
     502: StoreUnavailable, 503: StoreUnavailable,
     504: WaitTimedOut,
 }

@@ -447,6 +447,7 @@ def test_a_fork_of_everything_by_default(memory_factory):
     ("nobody", "f", None, "no such session"),
     ("s", "taken", None, "already exists"),
     ("s", "f", 99, "does not reach"),
+    ("s", "f", 2**70, "does not reach"),
     ("s", "f", -1, "at must be"),
     ("s", "", None, "session id"),
 ])

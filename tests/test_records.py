@@ -54,6 +54,7 @@ def test_content_text_of_strings_blocks_and_messages():
 
 @pytest.mark.parametrize(("error", "status"), [
     (errors.InvalidInput, 400), (errors.NotAuthorized, 401), (errors.EndpointMissing, 404),
+    (errors.Conflict, 409),
     (errors.StoreUnavailable, 503), (errors.WaitTimedOut, 504), (errors.MotorheadError, 500)])
 def test_each_error_carries_its_status_and_comes_back_from_it(error, status):
     assert error.http_status == status

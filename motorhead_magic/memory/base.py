@@ -25,6 +25,7 @@ from ..records import (
     SessionInfo,
     Summary,
 )
+from ..stores.base import fork_refused
 from .tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ log = logging.getLogger("motorhead_magic")
 Listener = Callable[[str, str], None]  # (event: "write" | "fold" | "delete", session_id)
 
 MAX_METADATA_DEPTH = 32
+INT64_MAX = 2**63 - 1
 WAIT_THREADS = 16  # waits block a thread for long: they get threads of their own
 
 
@@ -154,6 +156,8 @@ def check_fork(session_id: Any, new_id: Any, at: Any) -> tuple[str, str, int | N
     session_id, new_id = check_session_id(session_id), check_session_id(new_id)
     if at is not None and (isinstance(at, bool) or not isinstance(at, int) or at < 0):
         raise InvalidInput(f"at must be a message seq (an integer >= 0) or None, got {at!r}")
+    if at is not None and at > INT64_MAX:  # past any seq a store can hold
+        raise fork_refused("beyond", session_id, new_id, at)
     return session_id, new_id, at
 
 
@@ -245,6 +249,8 @@ class Memory(Protocol):
 
     async def adelete(self, session_id: str) -> None: ...
 
+    async def afork(self, session_id: str, new_id: str, at: int | None = None) -> str: ...
+
     async def await_idle(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
     def to_dataframe(self, session_id: str | None = None) -> pd.DataFrame: ...
@@ -328,6 +334,9 @@ class MemoryBase:
 
     async def adelete(self, session_id: str) -> None:
         await self._in_thread(self.delete, session_id)  # type: ignore[attr-defined]
+
+    async def afork(self, session_id: str, new_id: str, at: int | None = None) -> str:
+        return await self._in_thread(self.fork, session_id, new_id, at)  # type: ignore[attr-defined]
 
     async def await_idle(self, session_id: str | None = None, timeout: float = 30.0) -> None:
         """``wait`` for async callers, on threads of its own."""

@@ -46,6 +46,7 @@ ROUTES = [
     Route(f"{SESSION}/messages", extras.get_messages, methods=["GET"]),
     Route(f"{SESSION}/summaries", extras.get_summaries, methods=["GET"]),
     Route(f"{SESSION}/wait", extras.wait_session, methods=["POST"]),
+    Route(f"{SESSION}/fork", extras.fork, methods=["POST"]),
     Route("/wait", extras.wait_all, methods=["POST"]),
     Route("/session-infos", extras.session_infos, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""Additive routes upstream lacks (its issue #83): full history, summaries, waits.
+"""Additive routes upstream lacks (its issue #83): full history, summaries, waits, forks.
 
 Clients that only know the upstream API never call these; ``RemoteMemory``
 uses them to offer the whole Memory protocol over HTTP.
@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import inputs as parsing
+from .errors import ApiError
 from .routes import OK, memory_of
 
 MAX_HISTORY_PAGE = 1000
@@ -47,6 +48,17 @@ async def session_infos(request: Request) -> Response:
     ids = request.query_params.getlist("id") or None
     infos = await memory_of(request).asession_infos(ids)
     return JSONResponse({"sessions": [i.to_dict() for i in infos]})
+
+
+async def fork(request: Request) -> Response:
+    """Copy the session up to ``at`` (default: all) into ``new_id``, inside the store;
+    400 for an unknown source, an existing ``new_id`` or an ``at`` beyond the log."""
+    body = await parsing.read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("new_id"), str):
+        raise ApiError(400, "body must be a JSON object with a string `new_id`")
+    at = body.get("at")
+    new_id = await memory_of(request).afork(parsing.session_id(request), body["new_id"], at)
+    return JSONResponse({"session_id": new_id})
 
 
 async def _wait(request: Request, sid: str | None) -> Response:

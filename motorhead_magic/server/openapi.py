@@ -104,7 +104,14 @@ SCHEMAS: dict[str, Any] = {
         "session_id": {"type": "string"}, "messages": {"type": "integer"},
         "summaries": {"type": "integer"},
         "last_write": {"type": "string", "format": "date-time"},
-        "window_tokens": {"type": "integer"}}},
+        "window_tokens": {"type": "integer"},
+        "parent": {"type": ["string", "null"], "description": "forked from this session"},
+        "forked_at": {"type": ["integer", "null"],
+                      "description": "the parent's last message copied into the fork"}}},
+    "Fork": {"type": "object", "required": ["new_id"], "properties": {
+        "new_id": {"type": "string", "minLength": 1},
+        "at": {"type": ["integer", "null"], "minimum": 0,
+               "description": "the last message to copy (null: all)"}}},
 }
 
 MEMORY_PATH = "/sessions/{session_id}/memory"
@@ -151,6 +158,11 @@ PATHS: dict[str, Any] = {
         "Block until this server's background summarization of the session is done",
         {"200": _json(_ref("Status")), "400": ERROR, "504": ERROR}, [SESSION_ID, TIMEOUT],
         additive=True)},
+    "/sessions/{session_id}/fork": {"post": _op(
+        "Copy the session up to `at` into a new session, with the summaries that covered it",
+        {"200": _json({"type": "object", "required": ["session_id"], "properties": {
+            "session_id": {"type": "string"}}}), "400": ERROR, "409": ERROR, "413": ERROR},
+        [SESSION_ID], _ref("Fork"), additive=True)},
     "/wait": {"post": _op(
         "Block until all of this server's background summarization is done",
         {"200": _json(_ref("Status")), "400": ERROR, "504": ERROR}, [TIMEOUT], additive=True)},
@@ -168,7 +180,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {"title": "Motörhead-compatible memory server (motorhead-magic)",
                  "version": __version__,
                  "description": "The Motörhead HTTP API plus additive routes for history,"
-                                " summaries and waits. With an API key configured, every"
+                                " summaries, waits and forks. With an API key configured, every"
                                 " request needs x-metal-api-key or Authorization: Bearer."},
         "paths": PATHS,
         "components": {"schemas": SCHEMAS},

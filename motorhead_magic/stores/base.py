@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import InvalidInput
+from ..errors import Conflict
 from ..records import MemoryView, Message, NewMessage, SessionInfo, Summary
 
 
@@ -99,8 +99,9 @@ class Store(Protocol):
         """Copy the messages with ``seq <= at`` (default: all) and the summaries with
         ``through_seq <= at`` into the new session ``new_id``, recording its lineage;
         one transaction, inside the store. Returns the messages copied; raises
-        :class:`InvalidInput` (via :func:`fork_refused`), writing nothing, for an unknown
-        source, an existing ``new_id`` or an ``at`` beyond the log."""
+        :class:`~motorhead_magic.errors.Conflict` (via :func:`fork_refused`), writing
+        nothing, for an unknown source, an existing ``new_id`` or an ``at`` beyond the
+        log."""
 
     def renew_lease(self, session_id: str, token: str, seconds: float) -> bool:
         """Extend a lease this caller holds (a fold that makes progress keeps it);
@@ -120,9 +121,10 @@ class Store(Protocol):
         :class:`~motorhead_magic.errors.StoreUnavailable` ("closed")."""
 
 
-def fork_refused(reason: str, session_id: str, new_id: str, at: int | None) -> InvalidInput:
-    """The one wording of a refused fork, whichever store refused it."""
-    return InvalidInput({
+def fork_refused(reason: str, session_id: str, new_id: str, at: int | None) -> Conflict:
+    """The one wording of a refused fork, whichever store refused it (an
+    :class:`~motorhead_magic.errors.InvalidInput` that HTTP answers with 409)."""
+    return Conflict({
         "no session": f"cannot fork {session_id!r}: no such session",
         "exists": f"cannot fork into {new_id!r}: that session already exists",
         "beyond": f"cannot fork {session_id!r} at #{at}: the log does not reach it",
