@@ -632,3 +632,19 @@ def test_the_header_shows_background_work_until_the_fold_lands(sqlite_url, panel
     finally:
         _GATE.set()
         memory.close()
+
+
+def test_the_header_shows_the_last_turns_tokens_and_time(plain_memory, panels) -> None:
+    """Issue 14: the panel shows what the last turn cost (from its ledger)."""
+    from langchain_core.language_models import FakeListChatModel
+
+    from motorhead_magic.chat.turn import run_turn
+
+    run_turn(plain_memory, "s", "hi", FakeListChatModel(responses=["hello there"]))
+    panel = panels(plain_memory, "s")
+    last = plain_memory.history("s")[-1].metadata
+    assert (f"last turn: {last['input_tokens']:,} in / {last['output_tokens']:,} out tokens"
+            in panel._header.value)
+    assert "tokens spent summarizing" in panel._header.value
+    created = plain_memory.history("s")[-1].created_at.astimezone()
+    assert created.strftime("%Y-%m-%d %H:%M:%S %Z") in panel._window.value  # local time

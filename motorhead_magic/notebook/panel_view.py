@@ -150,7 +150,22 @@ def plural(count: int, word: str) -> str:
 
 
 def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+    """Local time with its zone, as the sidebar shows times (the kernel's clock)."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if moment else ""
+
+
+def last_turn_text(snap: SessionSnapshot) -> str:
+    """What the newest recorded turn in the window cost: ``last turn: 412 in / 37 out
+    tokens · 1.24 s (first token 0.31 s)``; empty without one."""
+    for message in reversed(snap.view.messages if snap.view else []):
+        meta = message.metadata
+        if "total_ms" in meta:
+            first = meta.get("first_token_ms")
+            return (f"last turn: {meta.get('input_tokens', 0):,} in / "
+                    f"{meta.get('output_tokens', 0):,} out tokens · "
+                    f"{meta['total_ms'] / 1000:.2f} s"
+                    + (f" (first token {first / 1000:.2f} s)" if first is not None else ""))
+    return ""
 
 
 def message_state(message: Message, in_window: bool) -> str:
@@ -241,7 +256,10 @@ def totals_html(snap: SessionSnapshot) -> str:
     spent = view.tokens if view else 0
     text = (f"{plural(snap.message_count, 'message')} · window {plural(shown, 'message')}, "
             f"{snap.window_tokens:,} tokens · {plural(snap.summary_count, 'summary')}, "
-            f"{spent:,} LLM tokens spent summarizing")
+            f"{spent:,} tokens spent summarizing")
+    turn = last_turn_text(snap)
+    if turn:
+        text += f" · {turn}"
     return f'<div class="mhp-totals mhp-meta">{html.escape(text)}</div>'
 
 
@@ -275,8 +293,8 @@ def render_text(memory: Memory, session_id: str | None, *, older: int = 0) -> st
         f"motorhead session: {snap.session_id or '(none)'}",
         f"backend: {memory.url} · window size: {memory.window_size}",
         f"{plural(snap.message_count, 'message')} · {plural(snap.summary_count, 'summary')} · "
-        f"window tokens {snap.window_tokens:,} · summary tokens spent "
-        f"{snap.view.tokens if snap.view else 0:,}",
+        f"window tokens {snap.window_tokens:,} · "
+        f"{snap.view.tokens if snap.view else 0:,} tokens spent summarizing",
     ]
     lineage = lineage_text(snap)
     if lineage:

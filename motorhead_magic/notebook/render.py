@@ -84,8 +84,8 @@ class MemoryReport:
     def _header(self) -> str:
         shown = len(self.view.messages)
         return (f"session {self.session_id!r}: {self.message_count} messages, window shows "
-                f"{shown} (window size {self.window_size}), summary tokens spent "
-                f"{self.view.tokens}")
+                f"{shown} (window size {self.window_size}), "
+                f"{self.view.tokens} tokens spent summarizing")
 
     def _repr_markdown_(self) -> tuple[str, dict[str, Any]]:
         parts = [f"**{self._header()}**", "", "**Summary**", ""]
