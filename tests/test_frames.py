@@ -13,7 +13,8 @@ from tests.fakes import SummaryEcho
 MESSAGE_COLUMNS = ["session_id", "seq", "role", "content", "tokens", "created_at", "summarized",
                    "metadata"]
 SUMMARY_COLUMNS = ["session_id", "through_seq", "context", "tokens_used", "created_at"]
-SESSION_COLUMNS = ["session_id", "messages", "summaries", "last_write", "window_tokens"]
+SESSION_COLUMNS = ["session_id", "messages", "summaries", "last_write", "window_tokens", "parent",
+                   "forked_at"]
 
 
 @pytest.fixture

@@ -357,7 +357,9 @@ class LocalMemory(MemoryBase):
         fold that makes progress is never repeated by a second worker."""
 
         def report(done: int, chunks: int) -> None:
-            if not self.store.renew_lease(session_id, token, self.lease_seconds):
+            # lease_seconds <= 0 turns leases off (the compare-and-set alone protects).
+            if self.lease_seconds > 0 and not self.store.renew_lease(session_id, token,
+                                                                    self.lease_seconds):
                 raise SummaryFailed("lost the fold's lease (it expired); another worker "
                                     "may fold the session now")
             with self._idle:

@@ -57,6 +57,8 @@ async def fork(request: Request) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("new_id"), str):
         raise ApiError(400, "body must be a JSON object with a string `new_id`")
     at = body.get("at")
+    if isinstance(at, float) and at.is_integer():  # JSON's 5.0 is the integer 5
+        at = int(at)
     new_id = await memory_of(request).afork(parsing.session_id(request), body["new_id"], at)
     return JSONResponse({"session_id": new_id})
 

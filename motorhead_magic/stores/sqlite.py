@@ -658,8 +658,10 @@ class SQLiteStore:
 
     def renew_lease(self, session_id: str, token: str, seconds: float) -> bool:
         def run(c: sqlite3.Connection) -> bool:
+            now = time.time()  # an expired lease is not renewed: someone may hold it now
             cursor = c.execute("UPDATE leases SET expires_at = ? WHERE session_id = ? AND"
-                               " token = ?", (time.time() + seconds, session_id, token))
+                               " token = ? AND expires_at >= ?",
+                               (now + seconds, session_id, token, now))
             return cursor.rowcount == 1
 
         return self._write(run)
