@@ -16,38 +16,24 @@ USAGE_COLUMNS = ("session_id", "seq", "kind", "model", "input_tokens", "output_t
                  "latency_ms", "created_at")
 
 
+def _row(record: Any, session_id: str, seq: int, kind: str, latency_key: str,
+         created_at: Any) -> dict[str, Any]:
+    """One ledger row from a record (a turn's metadata or a summary's usage)."""
+    return {"session_id": session_id, "seq": seq, "kind": kind,
+            "model": str(record.get("model", "")),
+            "input_tokens": int(record.get("input_tokens") or 0),
+            "output_tokens": int(record.get("output_tokens") or 0),
+            "latency_ms": float(record.get(latency_key) or 0.0), "created_at": created_at}
+
+
 def chat_usage_rows(messages: list[Message]) -> list[dict[str, Any]]:
     """One ledger row per AI message that records a turn (imports and hand-written
     messages have no ledger and are skipped)."""
-    rows = []
-    for message in messages:
-        meta = message.metadata
-        if role_kind(message.role) != "ai" or "total_ms" not in meta:
-            continue
-        rows.append({
-            "session_id": message.session_id, "seq": message.seq, "kind": "chat",
-            "model": str(meta.get("model", "")),
-            "input_tokens": int(meta.get("input_tokens") or 0),
-            "output_tokens": int(meta.get("output_tokens") or 0),
-            "latency_ms": float(meta.get("total_ms") or 0.0),
-            "created_at": message.created_at,
-        })
-    return rows
+    return [_row(m.metadata, m.session_id, m.seq, "chat", "total_ms", m.created_at)
+            for m in messages if role_kind(m.role) == "ai" and "total_ms" in m.metadata]
 
 
 def summary_usage_rows(summaries: list[Summary]) -> list[dict[str, Any]]:
     """One ledger row per summary made by a fold (a client's context cost nothing here)."""
-    rows = []
-    for summary in summaries:
-        usage = summary.usage
-        if not usage:
-            continue
-        rows.append({
-            "session_id": summary.session_id, "seq": summary.through_seq, "kind": "summary",
-            "model": str(usage.get("model", "")),
-            "input_tokens": int(usage.get("input_tokens") or 0),
-            "output_tokens": int(usage.get("output_tokens") or 0),
-            "latency_ms": float(usage.get("latency_ms") or 0.0),
-            "created_at": summary.created_at,
-        })
-    return rows
+    return [_row(s.usage, s.session_id, s.through_seq, "summary", "latency_ms", s.created_at)
+            for s in summaries if s.usage]
