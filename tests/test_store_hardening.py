@@ -97,7 +97,11 @@ def test_sqlite_fds_stay_flat_under_500_short_lived_threads(sqlite_url):
         thread.start()
         thread.join()
     assert not errors
-    assert fd_count() - before <= 12
+    # A connection per thread would leak 500 fds here (50 per burst). The pool keeps a
+    # few, and SQLite's unix VFS holds on to the fd of a connection closed while another
+    # connection locks the file (WAL readers always do) until it reopens one: 9 to 14
+    # fds were seen across machines, so the bound is below one burst, not an exact count.
+    assert fd_count() - before < 50
     memory.close()
 
 
