@@ -14,9 +14,10 @@ from typing import Any
 from ._version import __version__
 from .errors import InvalidInput, ModelUnavailable, MotorheadError, StoreUnavailable
 from .memory import Memory, connect
-from .records import MemoryView, Message, SessionInfo, Summary
+from .records import Hit, MemoryView, Message, SessionInfo, Summary
 
 __all__ = [
+    "Hit",
     "InvalidInput",
     "Memory",
     "MemoryView",

@@ -89,6 +89,22 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Hit:
+    """A message found by a search, with its score (higher = closer). The score's scale
+    depends on the ranking: BM25 for words, cosine for meaning, fused rank for both."""
+
+    message: Message
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.message.to_dict(), "score": self.score}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hit:
+        return cls(Message.from_dict(data), float(data["score"]))
+
+
+@dataclass(frozen=True)
 class Summary:
     """One fold (or a client-supplied context): covers messages up to ``through_seq``."""
 

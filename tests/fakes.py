@@ -60,3 +60,49 @@ def make_summarizer(kind: str | None) -> SummaryEcho | None:
         "slow": lambda: SummaryEcho(delay=0.05),
         "failing": lambda: SummaryEcho(fail=True),
     }[kind]()
+
+
+class WordEmbeddings:
+    """A deterministic embedder for tests: a bag of hashed words (with a tiny synonym
+    table, so that "meaning" finds what shares no word). ``fail`` makes it raise,
+    ``hang`` makes it sleep that many seconds, ``dimension`` sets its size; the
+    counters say how often it was called."""
+
+    SYNONYMS = {"pet": "dog", "puppy": "dog", "hound": "dog", "automobile": "car",
+                "vehicle": "car", "feline": "cat", "kitten": "cat"}
+
+    def __init__(self, dimension: int = 64, fail: bool = False, hang: float = 0.0) -> None:
+        self.name = f"test-words-{dimension}"
+        self.dimension = dimension
+        self.fail = fail
+        self.hang = hang
+        self.documents = 0
+        self.queries = 0
+
+    def _vector(self, text: str) -> list[float]:
+        import hashlib
+        import re
+        import time
+
+        if self.hang:
+            time.sleep(self.hang)
+        if self.fail:
+            raise RuntimeError("embedding service down")
+        vector = [0.0] * self.dimension
+        for word in re.findall(r"[^\W_]+", text.lower()):
+            word = self.SYNONYMS.get(word, word)
+            vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        return vector
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.documents += len(texts)
+        return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries += 1
+        return self._vector(text)
+
+
+def make_embeddings(kind: str | None) -> WordEmbeddings | None:
+    """An embedder by name, so a server in another process can build the same one."""
+    return {"words": WordEmbeddings, None: lambda: None}[kind]()

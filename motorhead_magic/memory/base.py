@@ -19,6 +19,7 @@ from ..errors import InvalidInput
 from ..records import (
     LANGCHAIN_ROLES,
     FoldProgress,
+    Hit,
     MemoryView,
     Message,
     NewMessage,
@@ -188,6 +189,33 @@ def check_timeout(timeout: Any) -> float:
     return float(timeout)
 
 
+SEARCH_MODES = ("keyword", "semantic", "hybrid")
+MAX_HITS = 1000
+
+
+def check_search(session_id: Any, text: Any, k: Any, mode: Any, before: Any,
+                 has_embedder: bool) -> tuple[str, str, int, str, int | None]:
+    """``search()``'s arguments; the mode defaults to hybrid with an embedder, else to
+    keyword. Any text is fine (an empty one finds nothing); ``before`` keeps hits
+    with a smaller seq (recall: only what the window no longer shows)."""
+    session_id = check_session_id(session_id)
+    if not isinstance(text, str):
+        raise InvalidInput(f"search text must be a string, got {type(text).__name__}")
+    check_text("search text", text)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_HITS:
+        raise InvalidInput(f"k must be an integer from 1 to {MAX_HITS}, got {k!r}")
+    if mode is None:
+        mode = "hybrid" if has_embedder else "keyword"
+    if mode not in SEARCH_MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(SEARCH_MODES)}, got {mode!r}")
+    if mode != "keyword" and not has_embedder:
+        raise InvalidInput(f"{mode} search needs an embedder: connect(..., embeddings='local')"
+                           " or a LangChain Embeddings object")
+    if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
+        raise InvalidInput(f"before must be a message seq (an integer) or None, got {before!r}")
+    return session_id, text, k, mode, before
+
+
 def check_window_size(window_size: Any) -> int:
     if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1:
         raise InvalidInput(f"window_size must be a positive integer, got {window_size!r}")
@@ -229,6 +257,9 @@ class Memory(Protocol):
 
     def fork(self, session_id: str, new_id: str, at: int | None = None) -> str: ...
 
+    def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
+               before: int | None = None) -> list[Hit]: ...
+
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
     def progress(self, session_id: str | None = None) -> list[FoldProgress]: ...
@@ -250,6 +281,9 @@ class Memory(Protocol):
     async def adelete(self, session_id: str) -> None: ...
 
     async def afork(self, session_id: str, new_id: str, at: int | None = None) -> str: ...
+
+    async def asearch(self, session_id: str, text: str, k: int = 10, *,
+                      mode: str | None = None, before: int | None = None) -> list[Hit]: ...
 
     async def await_idle(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
@@ -337,6 +371,21 @@ class MemoryBase:
 
     async def afork(self, session_id: str, new_id: str, at: int | None = None) -> str:
         return await self._in_thread(self.fork, session_id, new_id, at)  # type: ignore[attr-defined]
+
+    async def asearch(self, session_id: str, text: str, k: int = 10, *,
+                      mode: str | None = None, before: int | None = None) -> list[Hit]:
+        def search() -> list[Hit]:
+            return self.search(session_id, text, k, mode=mode,  # type: ignore[attr-defined]
+                               before=before)
+
+        return await self._in_thread(search)
+
+    def search_dataframe(self, session_id: str, text: str, k: int = 10, *,
+                         mode: str | None = None) -> pd.DataFrame:
+        """Search hits as a DataFrame (DESIGN.md section 6 schema)."""
+        from .frames import hits_frame
+
+        return hits_frame(self.search(session_id, text, k, mode=mode))  # type: ignore[attr-defined]
 
     async def await_idle(self, session_id: str | None = None, timeout: float = 30.0) -> None:
         """``wait`` for async callers, on threads of its own."""

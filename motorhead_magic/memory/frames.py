@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
-from ..records import SessionInfo, Summary
+from ..records import Hit, SessionInfo, Summary
 
 MESSAGE_DTYPES = {
     "session_id": "string",
@@ -73,7 +73,15 @@ USAGE_DTYPES = {
     "latency_ms": "float64",
     "created_at": "datetime64[ns, UTC]",
 }
-
+HIT_DTYPES = {
+    "session_id": "string",
+    "seq": "int64",
+    "role": "string",
+    "content": "string",
+    "score": "float64",
+    "created_at": "datetime64[ns, UTC]",
+    "metadata": "object",
+}
 
 REPLAY_DTYPES = {
     "turn": "int64",
@@ -104,6 +112,12 @@ def rows_frame(rows: Sequence[dict[str, Any]], dtypes: dict[str, str]) -> pd.Dat
 def messages_frame(columns: dict[str, Sequence[Any]]) -> pd.DataFrame:
     """From a store's ``export_columns`` (``created_at`` as UTC microseconds)."""
     return frame(columns, MESSAGE_DTYPES)
+
+
+def hits_frame(hits: Sequence[Hit]) -> pd.DataFrame:
+    """Search hits, best first."""
+    return frame({name: [h.score if name == "score" else getattr(h.message, name)
+                         for h in hits] for name in HIT_DTYPES}, HIT_DTYPES)
 
 
 def summaries_frame(summaries: Sequence[Summary]) -> pd.DataFrame:

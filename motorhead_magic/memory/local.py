@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import StoreUnavailable, SummaryFailed, WaitTimedOut
-from ..records import FoldProgress, MemoryView, Message, SessionInfo, Summary
+from ..records import FoldProgress, Hit, MemoryView, Message, SessionInfo, Summary
 from ..stores.base import FoldState, Store
 from .base import (
     MemoryBase,
@@ -32,11 +32,13 @@ from .base import (
     check_fork,
     check_history_range,
     check_namespace,
+    check_search,
     check_session_id,
     check_session_ids,
     check_timeout,
     check_window_size,
 )
+from .search import Indexer, Searcher
 from .summarizer import Summarizer, as_summarizer
 from .tokens import tokenizer_name
 
@@ -54,6 +56,8 @@ class LocalMemory(MemoryBase):
         summarizer: Any = None,
         lease_seconds: float = 120.0,
         workers: int = 2,
+        embeddings: Any = None,
+        embed_timeout: float = 60.0,
     ) -> None:
         super().__init__()
         self.window_size = check_window_size(window_size)
@@ -71,9 +75,19 @@ class LocalMemory(MemoryBase):
         self._progress: dict[str, FoldProgress] = {}
         self._folding: set[str] = set()  # sessions this process holds the lease of now
         self._attempts: dict[str, int] = {}
+        self._index_attempts: dict[str, int] = {}
         self._timers: dict[str, threading.Timer] = {}
         self._closed = False
         self._owns_store = True
+        self.embedder: Any = None
+        if embeddings is not None:
+            from .embeddings import resolve_embeddings
+
+            self.embedder = resolve_embeddings(embeddings)
+        self._searcher = Searcher(store, self.embedder, embed_timeout)
+        self._indexer = Indexer(self._searcher) if self.embedder is not None else None
+        self._index_pool: _DaemonPool | None = None
+        self._index_queued: set[str] = set()
 
     @property
     def url(self) -> str:
@@ -87,7 +101,8 @@ class LocalMemory(MemoryBase):
         sibling = LocalMemory(self.store, window_size=window_size or self.window_size,
                               summarizer=summarizer if summarizer is not None
                               else self.summarizer, lease_seconds=self.lease_seconds,
-                              workers=self._workers)
+                              workers=self._workers, embeddings=self.embedder,
+                              embed_timeout=self._searcher.timeout)
         sibling._owns_store = False
         return sibling
 
@@ -112,6 +127,8 @@ class LocalMemory(MemoryBase):
         self.store.append(session_id, items, context, namespace)
         self._notify("write", session_id)
         self._schedule(session_id)
+        if items:
+            self._schedule_index(session_id)
 
     def import_context(self, session_id: str, context: str, tokens_used: int = 0) -> None:
         """Make ``context`` the current summary at the current summary point, carrying
@@ -133,7 +150,21 @@ class LocalMemory(MemoryBase):
         session_id, new_id, at = check_fork(session_id, new_id, at)
         self.store.fork(session_id, new_id, at)
         self._notify("write", new_id)
+        self._schedule_index(new_id)  # vectors the source lacked when it was forked
         return new_id
+
+    def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
+               before: int | None = None) -> list[Hit]:
+        """The session's messages most relevant to ``text``, best first (DESIGN.md
+        section 3): by words, by meaning (with an embedder) or both fused."""
+        session_id, text, k, mode, before = check_search(session_id, text, k, mode, before,
+                                                         self.embedder is not None)
+        return self._searcher.search(session_id, text, k, mode, before)
+
+    @property
+    def search_note(self) -> str | None:
+        """Why the last search fell back to words (the embedder failed), else None."""
+        return self._searcher.note
 
     def get(self, session_id: str) -> MemoryView:
         return self.store.view(check_session_id(session_id), self.window_size)
@@ -156,11 +187,12 @@ class LocalMemory(MemoryBase):
 
     def delete(self, session_id: str) -> None:
         self.store.delete(check_session_id(session_id))
+        self._searcher.vectors.forget(session_id)
         self._notify("delete", session_id)
 
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None:
-        """Block until background folds (of one session, or all) are done. A retry
-        scheduled after a failure is not waited for (see :meth:`progress`)."""
+        """Block until background work (folds and embedding, of one session or all) is
+        done. A retry scheduled after a failure is not waited for (see :meth:`progress`)."""
         timeout = check_timeout(timeout)
 
         def idle() -> bool:
@@ -189,14 +221,17 @@ class LocalMemory(MemoryBase):
             self._closed = True
             timers, self._timers = list(self._timers.values()), {}
             pool, self._pool = self._pool, None
+            index_pool, self._index_pool = self._index_pool, None
+            self._index_queued.clear()
             self._progress.clear()
             self._active.clear()
             self._queued.clear()
             self._idle.notify_all()
         for timer in timers:
             timer.cancel()
-        if pool is not None:
-            pool.shutdown()
+        for each in (pool, index_pool):
+            if each is not None:
+                each.shutdown()
         if self._owns_store:
             self.store.close()
 
@@ -215,22 +250,26 @@ class LocalMemory(MemoryBase):
             pool = self._pool
         pool.submit(lambda: self._run_fold(session_id))
 
-    def _schedule_later(self, session_id: str, delay: float) -> None:
-        """Check the session again after ``delay`` seconds (a retry, or a lease that
-        may have expired), on a daemon timer that ``close`` cancels."""
+    def _schedule_later(self, session_id: str, delay: float,
+                        schedule: Callable[[str], None] | None = None) -> None:
+        """Run ``schedule`` (a fold check by default) for the session again after
+        ``delay`` seconds (a retry, or a lease that may have expired), on a daemon timer
+        that ``close`` cancels."""
+        schedule = schedule or self._schedule
+        key = f"{schedule.__name__}:{session_id}"
 
         def fire() -> None:
             with self._idle:
-                self._timers.pop(session_id, None)
-            self._schedule(session_id)
+                self._timers.pop(key, None)
+            schedule(session_id)
 
         timer = threading.Timer(delay, fire)
         timer.daemon = True
         with self._idle:
             if self._closed:
                 return
-            old = self._timers.pop(session_id, None)
-            self._timers[session_id] = timer
+            old = self._timers.pop(key, None)
+            self._timers[key] = timer
         if old is not None:
             old.cancel()
         timer.start()
@@ -289,6 +328,51 @@ class LocalMemory(MemoryBase):
         log.warning("motorhead: fold of session %r failed (retrying in %g s): %s",
                     session_id, delay, exc)
         self._schedule_later(session_id, delay)
+
+    # -- background embedding --------------------------------------------------------
+
+    def _schedule_index(self, session_id: str) -> None:
+        if self._indexer is None:
+            return
+        with self._idle:
+            if self._closed or session_id in self._index_queued:
+                return
+            self._index_queued.add(session_id)
+            self._active[session_id] = self._active.get(session_id, 0) + 1
+            if self._index_pool is None:
+                self._index_pool = _DaemonPool(1, "motorhead-index")
+            pool = self._index_pool
+        pool.submit(lambda: self._run_index(session_id))
+
+    def _run_index(self, session_id: str) -> None:
+        assert self._indexer is not None
+        with self._idle:
+            self._index_queued.discard(session_id)
+        try:
+            if not self._closed:
+                self._indexer.index(session_id)
+                with self._idle:
+                    self._index_attempts.pop(session_id, None)
+        except BaseException as exc:  # noqa: BLE001 - logged and retried, never raised here
+            self._indexer.failed(session_id, exc)
+            with self._idle:
+                attempt = self._index_attempts.get(session_id, 0) + 1
+                self._index_attempts[session_id] = attempt
+            if attempt <= MAX_RETRIES and not self._closed:
+                self._schedule_later(session_id, min(RETRY_BASE * 2 ** (attempt - 1), RETRY_MAX),
+                                     self._schedule_index)
+        finally:
+            with self._idle:
+                if session_id in self._active:
+                    self._active[session_id] -= 1
+                    if not self._active[session_id]:
+                        del self._active[session_id]
+                self._idle.notify_all()
+
+    @property
+    def last_index_error(self) -> BaseException | None:
+        """Why embedding last stopped (it is retried), else None."""
+        return self._indexer.last_error if self._indexer else None
 
     def fold(self, session_id: str) -> int:
         """Fold the session now, in this thread, while its window exceeds ``W``; returns

@@ -32,6 +32,9 @@ class FoldState:
     context: str | None  # the current summary's text
 
 
+# One stored embedding: (seq, the embedder's name, float32 bytes).
+VectorRow = tuple[int, str, bytes]
+
 EXPORT_COLUMNS = ("session_id", "seq", "role", "content", "tokens", "created_at", "metadata",
                   "summarized")
 
@@ -111,6 +114,23 @@ class Store(Protocol):
         """A token if this caller now holds the session's fold lease, else None."""
 
     def release_lease(self, session_id: str, token: str) -> None: ...
+
+    def search_words(self, session_id: str, text: str, limit: int,
+                     before: int | None = None) -> list[tuple[Message, float]]:
+        """At most ``limit`` messages of the session (with ``seq < before`` if given)
+        sharing words with ``text``, best first by BM25 (higher = better); ``[]`` for an
+        unknown session. Any text is safe: it is split into words, never parsed."""
+
+    def messages_at(self, session_id: str, seqs: Sequence[int]) -> list[Message]:
+        """The messages of these seqs that exist, in the order asked."""
+
+    def vector_rows(self, session_id: str, start: int = 0) -> tuple[str | None, list[VectorRow]]:
+        """The session's epoch (None: no such session) and its vectors with
+        ``seq >= start``, by seq. Deleted with the session; copied by :meth:`fork`."""
+
+    def add_vectors(self, session_id: str, epoch: str, rows: Sequence[VectorRow]) -> bool:
+        """Store (or replace) vectors iff the session still has ``epoch``: an embedding
+        that finishes after a delete never brings the session back."""
 
     def export_columns(self, session_id: str | None = None) -> dict[str, list[Any]]:
         """Every message (of one session or all) as columns named :data:`EXPORT_COLUMNS`,

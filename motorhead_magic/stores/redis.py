@@ -40,8 +40,9 @@ from ..records import (
     utc_from_micros,
 )
 from ..settings import redact
-from .base import FoldState, columns_from_messages, fork_refused
+from .base import FoldState, VectorRow, columns_from_messages, fork_refused
 from .group import GroupCommit, Write
+from .words import WordCache
 
 INT64_MAX = 2**63 - 1  # Redis' largest list index
 # Error answers that mean "Redis cannot take this now" (not "this call is wrong").
@@ -115,7 +116,49 @@ if not through then return false end
 return {through, redis.call('LRANGE', KEYS[2], ARGV[1], ARGV[2])}
 """
 
-# KEYS: source meta, msgs, sums, new meta, msgs, sums, sessions, clock, source id
+# KEYS: meta, msgs ; ARGV: start  -> {epoch, rows from start}: the word index's feed
+WORDS = """
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then return false end
+return {epoch, redis.call('LRANGE', KEYS[2], ARGV[1], -1)}
+"""
+
+# KEYS: meta, msgs ; ARGV: seqs...  -> {through_seq, {seq, row}...}
+AT = """
+local through = redis.call('HGET', KEYS[1], 'through_seq')
+if not through then return false end
+local found = {}
+for i = 1, #ARGV do
+  local row = redis.call('LINDEX', KEYS[2], ARGV[i])
+  if row then found[#found + 1] = {ARGV[i], row} end
+end
+return {through, found}
+"""
+
+# KEYS: meta, vec ; ARGV: start  -> {epoch, {seq, model NUL vector}...} by seq
+VECTORS = """
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'last_seq')
+if not m[1] then return false end
+local found = {}
+for seq = tonumber(ARGV[1]), tonumber(m[2]) do
+  local v = redis.call('HGET', KEYS[2], seq)
+  if v then found[#found + 1] = {seq, v} end
+end
+return {m[1], found}
+"""
+
+# KEYS: meta, vec ; ARGV: epoch, seq, value, seq, value...
+ADD_VECTORS = """
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'last_seq')
+if m[1] ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do
+  if tonumber(ARGV[i]) <= tonumber(m[2]) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+end
+return 1
+"""
+
+# KEYS: source meta, msgs, sums, new meta, msgs, sums, sessions, clock, source id,
+#       source vec, new vec
 # ARGV: at (-1: all), epoch, now, new id  -> messages copied, or why not (a string)
 FORK = """
 local source = redis.call('HMGET', KEYS[1], 'last_seq', 'summary_count')
@@ -143,6 +186,10 @@ redis.call('HSET', KEYS[4], 'epoch', ARGV[2], 'last_seq', at, 'through_seq', thr
            'parent', KEYS[9] .. '', 'forked_at', at)
 if context then redis.call('HSET', KEYS[4], 'context', context) end
 redis.call('ZADD', KEYS[7], redis.call('INCR', KEYS[8]), ARGV[4])
+local vectors = redis.call('HGETALL', KEYS[10])
+for i = 1, #vectors, 2 do
+  if tonumber(vectors[i]) <= at then redis.call('HSET', KEYS[11], vectors[i], vectors[i + 1]) end
+end
 return at + 1
 """
 
@@ -204,6 +251,11 @@ class RedisStore:
         self._release = self._redis.register_script(RELEASE)
         self._renew = self._redis.register_script(RENEW)
         self._fork = self._redis.register_script(FORK)
+        self._words_feed = self._redis.register_script(WORDS)
+        self._at = self._redis.register_script(AT)
+        self._vectors = self._redis.register_script(VECTORS)
+        self._add_vectors = self._redis.register_script(ADD_VECTORS)
+        self._words = WordCache(self._word_rows)
         self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"))
         self._new_writer()
         self._call(self._redis.ping)
@@ -267,6 +319,7 @@ class RedisStore:
         self._closed = True
         self._redis.close()
         self._drop_writer()
+        self._words.close()
 
     def _drop_writer(self) -> None:
         """Disconnect the writer once closed, unless a leader uses it (then the leader
@@ -358,7 +411,7 @@ class RedisStore:
     def delete(self, session_id: str) -> None:
         namespaces = self._call(self._redis.smembers, self._key(session_id, "ns"))
         pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(*(self._key(session_id, p) for p in ("meta", "msgs", "sums", "ns")))
+        pipe.delete(*(self._key(session_id, p) for p in ("meta", "msgs", "sums", "ns", "vec")))
         pipe.zrem(f"{self.prefix}:sessions", session_id)
         for ns in namespaces:
             pipe.zrem(f"{self.prefix}:ns:{_decode(ns)}", session_id)
@@ -391,7 +444,8 @@ class RedisStore:
     def fork(self, session_id: str, new_id: str, at: int | None = None) -> int:
         keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums")]
         keys += [self._key(new_id, p) for p in ("meta", "msgs", "sums")]
-        keys += [f"{self.prefix}:sessions", f"{self.prefix}:clock", session_id]
+        keys += [f"{self.prefix}:sessions", f"{self.prefix}:clock", session_id,
+                 self._key(session_id, "vec"), self._key(new_id, "vec")]
         answer = self._call(self._fork, keys=keys,
                             args=[-1 if at is None else at, uuid.uuid4().hex, now_micros(),
                                   new_id])
@@ -399,7 +453,54 @@ class RedisStore:
             raise fork_refused(_decode(answer), session_id, new_id, at)
         return int(answer)
 
+    def add_vectors(self, session_id: str, epoch: str, rows: Sequence[VectorRow]) -> bool:
+        args: list[Any] = [epoch]
+        for seq, model, blob in rows:
+            args += [seq, model.encode() + b"\0" + blob]
+        keys = [self._key(session_id, "meta"), self._key(session_id, "vec")]
+        return bool(self._call(self._add_vectors, keys=keys, args=args))
+
     # -- reads -----------------------------------------------------------------------
+
+    def search_words(self, session_id: str, text: str, limit: int,
+                     before: int | None = None) -> list[tuple[Message, float]]:
+        found = self._words.search(session_id, text, limit, before)
+        messages = {m.seq: m for m in self.messages_at(session_id, [seq for seq, _ in found])}
+        return [(messages[seq], score) for seq, score in found if seq in messages]
+
+    def _word_rows(self, session_id: str, start: int) -> tuple[str | None, list[tuple[int, str]]]:
+        """The word cache's feed: the epoch and ``(seq, content)`` from ``start`` on."""
+        keys = [self._key(session_id, "meta"), self._key(session_id, "msgs")]
+        raw = self._call(self._words_feed, keys=keys, args=[start])
+        if not raw:
+            return None, []
+        parsed = json.loads(b"[" + b",".join(raw[1]) + b"]")
+        return _decode(raw[0]), [(start + i, d["content"]) for i, d in enumerate(parsed)]
+
+    def messages_at(self, session_id: str, seqs: Sequence[int]) -> list[Message]:
+        wanted = [seq for seq in dict.fromkeys(seqs) if 0 <= seq <= INT64_MAX]
+        if not wanted:
+            return []
+        keys = [self._key(session_id, "meta"), self._key(session_id, "msgs")]
+        raw = self._call(self._at, keys=keys, args=wanted)
+        if not raw:
+            return []
+        through = int(raw[0])
+        found = {int(seq): self._messages(session_id, int(seq), [row], through)[0]
+                 for seq, row in raw[1]}
+        return [found[seq] for seq in seqs if seq in found]
+
+    def vector_rows(self, session_id: str, start: int = 0) -> tuple[str | None, list[VectorRow]]:
+        keys = [self._key(session_id, "meta"), self._key(session_id, "vec")]
+        raw = self._call(self._vectors, keys=keys, args=[min(start, INT64_MAX)])
+        if not raw:
+            return None, []
+        rows: list[VectorRow] = []
+        for seq, value in raw[1]:
+            model, _, blob = value.partition(b"\0")
+            rows.append((int(seq), model.decode(), blob))
+        return _decode(raw[0]), rows
+
 
     def fold_state(self, session_id: str) -> FoldState | None:
         raw = self._call(self._redis.hmget, self._key(session_id, "meta"), META_FIELDS)

@@ -39,7 +39,8 @@ from ..records import (
     now_micros,
     utc_from_micros,
 )
-from .base import EXPORT_COLUMNS, FoldState, fork_refused
+from . import words
+from .base import EXPORT_COLUMNS, FoldState, VectorRow, fork_refused
 from .group import GroupCommit, Write
 
 SCHEMA = """
@@ -87,6 +88,18 @@ CREATE TABLE IF NOT EXISTS leases (
     session_id TEXT PRIMARY KEY,
     token      TEXT NOT NULL,
     expires_at REAL NOT NULL
+);
+"""
+
+# Search (issue 13): the word index and the embeddings, added to older stores when
+# opened for writing (:func:`_add_search`), empty stand-ins when opened read-only.
+VECTORS = """
+CREATE TABLE IF NOT EXISTS vectors (
+    session_id TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    model      TEXT NOT NULL,
+    vector     BLOB NOT NULL,
+    PRIMARY KEY (session_id, seq)
 );
 """
 
@@ -173,6 +186,37 @@ def _legacy_views(conn: sqlite3.Connection) -> list[str]:
     return views
 
 
+def _search_views(conn: sqlite3.Connection) -> list[str]:
+    """Empty temporary tables for a read-only store older than search (nothing found)."""
+    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    views = []
+    if "message_words" not in have:
+        views.append(words.SCHEMA.replace("message_words", "temp.message_words"))
+    if "vectors" not in have:
+        views.append(VECTORS.replace("TABLE IF NOT EXISTS", "TEMP TABLE IF NOT EXISTS"))
+    return views
+
+
+def _add_search(conn: sqlite3.Connection) -> None:
+    """Create the word index and the vectors table; a store older than them gets its
+    messages indexed once, in one transaction (another process may race us here)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        fresh = not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_words'"
+                                 ).fetchone()
+        for statement in (words.SCHEMA, VECTORS):
+            conn.execute(statement)
+        if fresh:
+            conn.execute("INSERT INTO message_words (content, scope, session_id, seq)"
+                         " SELECT m.content, ? || s.epoch, m.session_id, m.seq"
+                         " FROM messages m JOIN sessions s USING (session_id)",
+                         (words.SCOPE_PREFIX,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add the columns of :data:`MIGRATIONS` that an older store lacks."""
     for table, column, kind in MIGRATIONS:
@@ -229,6 +273,7 @@ class SQLiteStore:
                 try:
                     conn.executescript(SCHEMA)
                     _migrate(conn)
+                    _add_search(conn)
                 except BaseException:
                     conn.close()
                     raise
@@ -244,7 +289,7 @@ class SQLiteStore:
         try:
             if self.read_only:  # an older store cannot be upgraded here: views stand in
                 try:
-                    self._views = _legacy_views(conn)
+                    self._views = _legacy_views(conn) + _search_views(conn)
                     for view in self._views:
                         conn.execute(view)
                 except sqlite3.Error as exc:
@@ -565,17 +610,18 @@ class SQLiteStore:
             next_order = "SELECT COALESCE(MAX(write_order), 0) + 1 FROM sessions"
             order = c.execute(next_order).fetchone()[0]
             row = c.execute(
-                "SELECT last_seq, through_seq, summary_count FROM sessions WHERE session_id = ?",
+                "SELECT last_seq, through_seq, summary_count, epoch FROM sessions"
+                " WHERE session_id = ?",
                 (session_id,),
             ).fetchone()
             if row is None:
+                row = (-1, -1, 0, uuid.uuid4().hex)
                 c.execute(
                     "INSERT INTO sessions (session_id, epoch, write_order, last_write)"
                     " VALUES (?, ?, ?, ?)",
-                    (session_id, uuid.uuid4().hex, order, now),
+                    (session_id, row[3], order, now),
                 )
-                row = (-1, -1, 0)
-            last_seq, through_seq, summary_count = row
+            last_seq, through_seq, summary_count, epoch = row
             if context is not None:
                 c.execute(
                     "INSERT INTO summaries (session_id, idx, through_seq, context, tokens_used,"
@@ -592,6 +638,8 @@ class SQLiteStore:
                 [(session_id, last_seq + 1 + i, role, content, tokens, now, metadata)
                  for i, (role, content, tokens, metadata) in enumerate(rows)],
             )
+            words.insert(c, epoch, session_id,
+                         [(last_seq + 1 + i, row[1]) for i, row in enumerate(rows)])
             last_seq += len(rows)
             c.execute(
                 "UPDATE sessions SET last_seq = ?, write_order = ?, last_write = ?"
@@ -610,7 +658,11 @@ class SQLiteStore:
 
     def delete(self, session_id: str) -> None:
         def run(c: sqlite3.Connection) -> None:
-            for table in ("messages", "summaries", "namespaces", "sessions"):
+            row = c.execute("SELECT epoch FROM sessions WHERE session_id = ?",
+                            (session_id,)).fetchone()
+            if row is not None:
+                words.drop(c, row[0])
+            for table in ("messages", "summaries", "namespaces", "vectors", "sessions"):
                 c.execute(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))
 
         self._write(run)
@@ -693,11 +745,17 @@ class SQLiteStore:
             through, context = current if current else (-1, None)
             order = c.execute("SELECT COALESCE(MAX(write_order), 0) + 1 FROM sessions"
                               ).fetchone()[0]
+            epoch = uuid.uuid4().hex
             c.execute("INSERT INTO sessions (session_id, epoch, last_seq, through_seq,"
                       " summary_count, tokens_used, context, write_order, last_write, parent,"
                       " forked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (new_id, uuid.uuid4().hex, point, through, last[0], last[1], context,
+                      (new_id, epoch, point, through, last[0], last[1], context,
                        order, now_micros(), session_id, point))
+            c.execute("INSERT INTO message_words (content, scope, session_id, seq) SELECT"
+                      " content, ?, session_id, seq FROM messages WHERE session_id = ?",
+                      (words.scope_token(epoch), new_id))
+            c.execute("INSERT INTO vectors SELECT ?, seq, model, vector FROM vectors"
+                      " WHERE session_id = ? AND seq <= ?", (new_id, session_id, point))
             return point + 1
 
         return self._write(run)
@@ -708,7 +766,65 @@ class SQLiteStore:
 
         self._write(run)
 
+    def add_vectors(self, session_id: str, epoch: str, rows: Sequence[VectorRow]) -> bool:
+        def run(c: sqlite3.Connection) -> bool:
+            row = c.execute("SELECT epoch, last_seq FROM sessions WHERE session_id = ?",
+                            (session_id,)).fetchone()
+            if row is None or row[0] != epoch:
+                return False  # deleted (and maybe written again) meanwhile: not its vectors
+            c.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
+                          [(session_id, seq, model, blob) for seq, model, blob in rows
+                           if seq <= row[1]])
+            return True
+
+        return self._write(run)
+
     # -- reads -----------------------------------------------------------------------
+
+    def search_words(self, session_id: str, text: str, limit: int,
+                     before: int | None = None) -> list[tuple[Message, float]]:
+        with self._read() as c:
+            row = c.execute("SELECT epoch, through_seq FROM sessions WHERE session_id = ?",
+                            (session_id,)).fetchone()
+            if row is None:
+                return []
+            found = words.search(c, row[0], session_id, text, limit, before)
+            messages = self._messages_at(c, session_id, [seq for seq, _ in found], row[1])
+        return [(messages[seq], score) for seq, score in found if seq in messages]
+
+    def messages_at(self, session_id: str, seqs: Sequence[int]) -> list[Message]:
+        with self._read() as c:
+            row = c.execute("SELECT through_seq FROM sessions WHERE session_id = ?",
+                            (session_id,)).fetchone()
+            if row is None:
+                return []
+            found = self._messages_at(c, session_id, seqs, row[0])
+        return [found[seq] for seq in seqs if seq in found]
+
+    @staticmethod
+    def _messages_at(c: sqlite3.Connection, session_id: str, seqs: Sequence[int],
+                     through_seq: int) -> dict[int, Message]:
+        found: dict[int, Message] = {}
+        wanted = [seq for seq in dict.fromkeys(seqs) if 0 <= seq <= INT64_MAX]
+        for i in range(0, len(wanted), 500):  # stay far below SQLite's variable limit
+            chunk = wanted[i : i + 500]
+            rows = c.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = ?"
+                             f" AND seq IN ({', '.join('?' * len(chunk))})",
+                             (session_id, *chunk)).fetchall()
+            found.update((r[1], _message(r, through_seq)) for r in rows)
+        return found
+
+    def vector_rows(self, session_id: str, start: int = 0) -> tuple[str | None, list[VectorRow]]:
+        with self._read() as c:
+            row = c.execute("SELECT epoch FROM sessions WHERE session_id = ?",
+                            (session_id,)).fetchone()
+            if row is None:
+                return None, []
+            rows = c.execute("SELECT seq, model, vector FROM vectors WHERE session_id = ?"
+                             " AND seq >= ? ORDER BY seq", (session_id, min(start, INT64_MAX))
+                             ).fetchall()
+        return row[0], [(seq, model, bytes(blob)) for seq, model, blob in rows]
+
 
     def fold_state(self, session_id: str) -> FoldState | None:
         with self._read(statements=1) as c:

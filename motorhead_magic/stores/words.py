@@ -1,0 +1,148 @@
+"""Keyword search: SQLite FTS5 with BM25, the one word index of every store.
+
+The embedded store keeps it in its own file (``message_words``, written in the
+same transaction as the messages). Redis has no usable full-text index here
+(Debian's RediSearch 1.2 predates vectors and ships no module for Redis 7), so
+the Redis store keeps the same table in an in-memory SQLite database per
+process, fed from its append-only log (:class:`WordCache`): the same tokenizer
+and the same BM25 on both backends, and nothing added to Redis's write path.
+
+Any user text is safe: it is split into words here and each word is quoted, so
+FTS5's query language (``AND``, ``NEAR``, ``*``, ``"``, ``col:``) is never parsed
+from user input. Rows carry a scope token made from the session's epoch, so a
+search touches only its session (and a session deleted and written again starts
+an empty index), and the session id is compared exactly as well.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS message_words USING fts5(
+    content, scope, session_id UNINDEXED, seq UNINDEXED,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+SCOPE_PREFIX = "s"  # + the session's epoch (hex): one token per life of a session
+MAX_TERMS = 64  # the first distinct words of a query (a 100 KB query stays cheap)
+WORD = re.compile(r"[^\W_]+")
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct words of ``text``, lowercased, in order, at most :data:`MAX_TERMS`."""
+    terms: dict[str, None] = {}
+    for match in WORD.finditer(text):
+        terms.setdefault(match.group().lower(), None)
+        if len(terms) >= MAX_TERMS:
+            break
+    return list(terms)
+
+
+def scope_token(epoch: str) -> str:
+    """The token that ties a row to one life of one session (epochs are hex)."""
+    return SCOPE_PREFIX + epoch
+
+
+def match_expression(epoch: str, text: str) -> str | None:
+    """An FTS5 query for any of the words of ``text`` within the session; None when the
+    text has no words. Words are quoted, so nothing of the text is query syntax."""
+    terms = query_terms(text)
+    if not terms:
+        return None
+    words = " OR ".join(f'"{term}"' for term in terms)
+    return f'scope : "{scope_token(epoch)}" AND content : ({words})'
+
+
+def insert(conn: sqlite3.Connection, epoch: str, session_id: str,
+           rows: Iterable[tuple[int, str]]) -> None:
+    """Index ``(seq, content)`` rows of a session (inside the caller's transaction)."""
+    scope = scope_token(epoch)
+    conn.executemany(
+        "INSERT INTO message_words (content, scope, session_id, seq) VALUES (?, ?, ?, ?)",
+        [(content, scope, session_id, seq) for seq, content in rows])
+
+
+def drop(conn: sqlite3.Connection, epoch: str) -> None:
+    """Remove every row of one life of a session."""
+    conn.execute("DELETE FROM message_words WHERE message_words MATCH ?",
+                 (f'scope : "{scope_token(epoch)}"',))
+
+
+def search(conn: sqlite3.Connection, epoch: str, session_id: str, text: str, limit: int,
+           before: int | None = None) -> list[tuple[int, float]]:
+    """``(seq, score)`` of the best ``limit`` rows, BM25 (higher = better)."""
+    expression = match_expression(epoch, text)
+    if expression is None or limit <= 0:
+        return []
+    # bm25() weights follow the column order: only the content counts, not the scope.
+    rows = conn.execute(
+        "SELECT seq, -bm25(message_words, 1.0, 0.0) FROM message_words"
+        " WHERE message_words MATCH ? AND session_id = ? AND seq < ?"
+        " ORDER BY bm25(message_words, 1.0, 0.0) LIMIT ?",
+        (expression, session_id, 2**63 - 1 if before is None else before, limit),
+    ).fetchall()
+    return [(int(seq), float(score)) for seq, score in rows]
+
+
+Loader = Callable[[str, int], tuple[str | None, list[tuple[int, str]]]]
+
+
+class WordCache:
+    """The word index of a store without one (Redis), in process memory.
+
+    ``load(session_id, start)`` returns the session's epoch (None: no session) and its
+    ``(seq, content)`` from ``start`` on. The log is append-only, so each search reads
+    only what was written since the last one; a new epoch (deleted, written again)
+    starts the session's index afresh. Sessions least recently searched are dropped
+    past ``max_rows`` rows in all.
+    """
+
+    def __init__(self, load: Loader, max_rows: int = 500_000) -> None:
+        self._load = load
+        self._max_rows = max_rows
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self._conn.executescript(SCHEMA)
+        self._known: OrderedDict[str, tuple[str, int]] = OrderedDict()  # epoch, next seq
+        self._rows = 0
+
+    def search(self, session_id: str, text: str, limit: int,
+               before: int | None = None) -> list[tuple[int, float]]:
+        with self._lock:
+            epoch = self._refresh(session_id)
+            if epoch is None:
+                return []
+            return search(self._conn, epoch, session_id, text, limit, before)
+
+    def _refresh(self, session_id: str) -> str | None:
+        epoch, start = self._known.get(session_id, (None, 0))
+        fresh, rows = self._load(session_id, start)
+        if fresh is not None and fresh != epoch and start:  # a new life: read it all
+            fresh, rows = self._load(session_id, 0)
+            start = 0
+        if fresh != epoch:
+            self._forget(session_id)
+        if fresh is None:
+            return None
+        insert(self._conn, fresh, session_id, rows)
+        self._known[session_id] = (fresh, start + len(rows))
+        self._known.move_to_end(session_id)
+        self._rows += len(rows)
+        while self._rows > self._max_rows and len(self._known) > 1:
+            self._forget(next(iter(self._known)))
+        return fresh
+
+    def _forget(self, session_id: str) -> None:
+        known = self._known.pop(session_id, None)
+        if known is not None:
+            drop(self._conn, known[0])
+            self._rows -= known[1]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
