@@ -96,3 +96,15 @@ def test_match_expression_quotes_every_word(text):
         assert not words.query_terms(text)
     else:  # FTS5 accepts it as a query: no syntax error whatever the text held
         conn.execute("SELECT * FROM message_words WHERE message_words MATCH ?", (expression,))
+
+
+def test_stopwords_leave_a_query_unless_it_has_nothing_else():
+    assert words.query_terms("Where did I park the CAR?") == ["park", "car"]
+    assert words.query_terms("who was it?") == ["who", "was", "it"]
+    assert len(words.query_terms(" ".join(f"w{i}" for i in range(500)))) == words.MAX_TERMS
+
+
+def test_a_stopword_alone_does_not_make_a_message_match(tmp_path):
+    with mh.connect(f"sqlite://{tmp_path / 'm.db'}") as memory:
+        memory.add("s", said("I am allergic to peanuts", "the car is on level 3"))
+        assert [h.message.seq for h in memory.search("s", "where is the car?")] == [1]

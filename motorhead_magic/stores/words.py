@@ -33,14 +33,28 @@ MAX_TERMS = 64  # the first distinct words of a query (a 100 KB query stays chea
 WORD = re.compile(r"[^\W_]+")
 
 
+# Words that match nearly every message of a chat: in a query they only add noise
+# (BM25 gives them little weight, but OR-ed in they still bring in any message).
+STOPWORDS = frozenset("""
+a about after again all am an and any are as at be been before being but by can could
+did do does doing for from had has have having he her here hers him his how i if in into
+is it its just me more most my no nor not of off on once only or other our ours out over
+own same she should so some such than that the their them then there these they this
+those through to too under until up very was we were what when where which while who
+whom why will with would you your yours s t d ll m re ve don didn doesn isn wasn
+""".split())
+
+
 def query_terms(text: str) -> list[str]:
-    """The distinct words of ``text``, lowercased, in order, at most :data:`MAX_TERMS`."""
+    """The distinct words of ``text``, lowercased, in order, at most :data:`MAX_TERMS`;
+    without stopwords, unless the query has nothing else ("who was it?")."""
     terms: dict[str, None] = {}
     for match in WORD.finditer(text):
         terms.setdefault(match.group().lower(), None)
-        if len(terms) >= MAX_TERMS:
+        if len(terms) >= 4 * MAX_TERMS:
             break
-    return list(terms)
+    words = [t for t in terms if t not in STOPWORDS] or list(terms)
+    return words[:MAX_TERMS]
 
 
 def scope_token(epoch: str) -> str:
