@@ -4,10 +4,11 @@ Thin on purpose: parse the request, await the ``Memory`` protocol's async twins
 (the memory runs its blocking store calls on worker threads, so the server's
 event loop never blocks), shape JSON. Paging happens here so the browser never
 receives a whole store: 10,000 sessions or a 10,000-message history cost one
-small page each. Errors come from one table: a ``MotorheadError`` answers its
-``http_status``, as on the Motörhead server. A store that cannot be reached (503) is
-said so in the body without the store's host, path or password: the detail, redacted,
-goes to the server log.
+small page each. ``/search`` finds sessions by id and by what their messages say
+(``search.py``: a bounded loop of per-session searches). Errors come from one table:
+a ``MotorheadError`` answers its ``http_status``, as on the Motörhead server. A store
+that cannot be reached (503) is said so in the body without the store's host, path or
+password: the detail, redacted, goes to the server log.
 
 The server's memory is its own process, not a kernel's, so the sidebar shows what the
 store can tell (counts, the summary point, messages after it), never the window size
@@ -21,6 +22,7 @@ import contextlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -33,6 +35,7 @@ from ..errors import MotorheadError, StoreUnavailable
 from ..memory import Memory, connect
 from ..params import bounded_int
 from ..settings import redact
+from .search import search_sessions
 
 API_PREFIX = "motorhead-magic/api"
 MAX_PAGE_SIZE = 500
@@ -41,6 +44,8 @@ DEFAULT_HISTORY_LIMIT = 100
 SETTINGS_KEY = "motorhead_magic"
 # What a 503 body says: what failed, never where (hosts, paths and passwords are in
 # the exception's text, which goes to the server log, redacted).
+# Cross-session searches running at once per server; more wait their turn.
+CONCURRENT_SEARCHES = 2
 STORE_UNAVAILABLE = "memory store unavailable (details in the Jupyter server log)"
 CANNOT_OPEN = "cannot open the memory store (details in the Jupyter server log)"
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
@@ -81,6 +86,17 @@ class MemoryService:
         self._url = url
         self._memory: Memory | None = None
         self._opening: asyncio.Lock | None = None
+        self._searches: Any = None
+
+    @property
+    def searches(self) -> Any:
+        """The worker threads cross-session searches may hold at once (created on the
+        server's loop, on first use)."""
+        if self._searches is None:
+            from anyio import CapacityLimiter
+
+            self._searches = CapacityLimiter(CONCURRENT_SEARCHES)
+        return self._searches
 
     async def memory(self) -> Memory:
         if self._memory is None:
@@ -222,6 +238,26 @@ class SessionsHandler(BaseHandler):
         self.finish(await self.call(list_sessions, page, size, query))
 
 
+class SearchHandler(BaseHandler):
+    """Sessions by id or by message content, with their matching lines (``search.py``).
+    Paged as the list is; an empty ``q`` matches nothing. A browser that goes away (the
+    user typed on) stops the scan."""
+
+    def initialize(self) -> None:
+        self.stop = threading.Event()
+
+    def on_connection_close(self) -> None:
+        self.stop.set()
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        page = self.int_arg("page", 1, 1)
+        size = self.int_arg("size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        query = self.get_query_argument("q", "")
+        self.finish(await self.call(search_sessions, query, page, size, self.stop,
+                                    self.service.searches))
+
+
 class SessionHandler(BaseHandler):
     @tornado.web.authenticated
     async def get(self, session_id: str) -> None:
@@ -262,6 +298,7 @@ def setup_handlers(web_app: Any, url: str | None = None) -> None:
     segment = r"([^/]+)"
     web_app.add_handlers(".*$", [
         (url_path_join(base, "sessions"), SessionsHandler),
+        (url_path_join(base, "search"), SearchHandler),
         (url_path_join(base, "sessions", segment), SessionHandler),
         (url_path_join(base, "sessions", segment, "history"), HistoryHandler),
         (url_path_join(base, "sessions", segment, "summaries"), SummariesHandler),
