@@ -2,8 +2,9 @@
 
 Every AI message of a chat turn carries its ledger in its metadata (written by
 :func:`~motorhead_magic.chat.turn.run_turn`): the template or system text, the summary
-in force and the window's seqs. The usage ledger itself (tokens and time per call)
-is :meth:`Memory.usage_dataframe`, built in the memory layer.
+in force, the window's seqs and the seqs of the earlier messages recalled for it. The
+usage ledger itself (tokens and time per call) is :meth:`Memory.usage_dataframe`, built
+in the memory layer.
 """
 
 from __future__ import annotations
@@ -56,30 +57,38 @@ def seen(memory: Memory, session_id: str, seq: int | None = None) -> list[SeenPa
     record = reply.metadata["seen"]
     summary, version = _summary_of(memory, session_id, record.get("summary"))
     window = _messages(memory, session_id, record.get("window") or [])
+    recalled = _messages(memory, session_id, record.get("retrieved") or [])
     view = MemoryView(session_id, window, summary.context if summary else None, 0, summary)
     prompt = record.get("system")
     kind = reply.metadata.get("prompt", {}).get("kind", "default")
     template = prompt if kind == "template" else None
-    built = build_messages(view, human.content, template)
+    built = build_messages(view, human.content, template, recalled)
     if kind == "default" or kind == "template":
-        return _label(built, view, version, human, template is not None)
+        return _label(built, view, version, human, template is not None, recalled)
     # A LangChain prompt cannot be rebuilt from a hash: show its parts as recorded.
     parts = [SeenPart(f"summary v{version}", "system", summary.context)] if summary else []
+    parts += [SeenPart(f"recalled #{m.seq}", m.role, m.content) for m in recalled]
     parts += [SeenPart(f"window #{m.seq}", m.role, m.content) for m in window]
     return parts + [SeenPart(f"input #{human.seq}", human.role, human.content)]
 
 
+def recalled_label(recalled: list[Message]) -> str:
+    """``recalled #4, #9`` (empty without any)."""
+    return "recalled " + ", ".join(f"#{m.seq}" for m in recalled) if recalled else ""
+
+
 def _label(built: list[Any], view: MemoryView, version: int | None, human: Message,
-           template: bool) -> list[SeenPart]:
+           template: bool, recalled: list[Message]) -> list[SeenPart]:
+    summary = [f"summary v{version}"] if view.summary else []
+    earlier = [recalled_label(recalled)] if recalled else []
     if template:  # one message holds everything: label it by what went in
-        sources = ["template"] + ([f"summary v{version}"] if view.summary else [])
+        sources = ["template", *summary, *earlier]
         if view.messages:
             sources.append(f"window #{view.messages[0].seq}–#{view.messages[-1].seq}")
         sources.append(f"input #{human.seq}")
         return [SeenPart(" + ".join(sources), "human", built[0].content)]
     system = built[0]
-    parts = [SeenPart("system" + (f" + summary v{version}" if view.summary else ""),
-                      "system", system.content)]
+    parts = [SeenPart(" + ".join(["system", *summary, *earlier]), "system", system.content)]
     parts += [SeenPart(f"window #{m.seq}", m.role, m.content) for m in view.messages]
     return parts + [SeenPart(f"input #{human.seq}", human.role, human.content)]
 
@@ -98,8 +107,14 @@ def _summary_of(memory: Memory, session_id: str, recorded: dict[str, Any] | None
 
 
 def _messages(memory: Memory, session_id: str, seqs: list[int]) -> list[Message]:
-    if not seqs:
-        return []
-    found = memory.history(session_id, min(seqs), max(seqs) - min(seqs) + 1)
-    wanted = set(seqs)
-    return [m for m in found if m.seq in wanted]
+    """The messages of ``seqs``, in that order: one read per run of consecutive seqs
+    (a window is one run; recalled messages are a few, far apart)."""
+    found: dict[int, Message] = {}
+    ordered = sorted(set(seqs))
+    start = 0
+    for index, seq in enumerate(ordered):
+        if index + 1 == len(ordered) or ordered[index + 1] != seq + 1:
+            first = ordered[start]
+            found.update((m.seq, m) for m in memory.history(session_id, first, seq - first + 1))
+            start = index + 1
+    return [found[seq] for seq in seqs if seq in found]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Callable
 from functools import cache
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
 from ..errors import did_you_mean
+from ..memory.base import MAX_HITS
 
 
 class HelpShown(Exception):
@@ -60,6 +62,21 @@ def temperature(text: str) -> float:
     return value
 
 
+def count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
 def identifier(text: str) -> str:
     if not text.isidentifier():
         raise argparse.ArgumentTypeError(f"{text!r} is not a valid variable name")
@@ -87,6 +104,9 @@ def _cell_parser() -> MagicArgumentParser:
                         help="sampling temperature, 0-2")
     parser.add_argument("--no-stream", dest="stream", action="store_false", default=None,
                         help="wait for the whole reply instead of streaming it")
+    parser.add_argument("--recall", type=count(0, MAX_HITS), metavar="K",
+                        help="also give the model up to K earlier messages relevant to this one"
+                        " (this turn only; default: the recall setting)")
     parser.add_argument("--compare", metavar="M1,M2,...",
                         help="send the message to these models from the same memory, side by"
                         " side; nothing is stored (%%motorhead adopt N keeps one)")

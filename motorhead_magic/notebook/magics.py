@@ -18,6 +18,7 @@ from traitlets import Bool, Dict, Int, TraitError, Unicode, observe, validate
 
 from ..errors import MotorheadError, TurnInterrupted, did_you_mean
 from ..memory import Memory, check_session_id
+from ..memory.base import MAX_HITS
 from .args import HelpShown, cell_parser
 from .render import is_kernel
 from .state import NotebookState, one_line
@@ -50,6 +51,12 @@ class MotorheadMagics(Magics):
     max_tokens = Int(None, allow_none=True, min=1, help="Cap on reply tokens (default: "
                      "128 for the local model, none for OpenAI).").tag(config=True)
     traceback = Bool(False, help="Show full tracebacks of failed turns.").tag(config=True)
+    recall = Int(0, min=0, max=MAX_HITS, help="Earlier messages (from before the window) most "
+                 "relevant to each new message that its prompt also carries; 0: none "
+                 "(a cell's --recall K wins).").tag(config=True)
+    embeddings = Unicode(None, allow_none=True, help='Embedder for search by meaning: "local" '
+                         '(offline MiniLM), "none", or a variable holding a LangChain Embeddings'
+                         " (default: none; search and recall go by words).").tag(config=True)
     prices = Dict(help="Prices per 1,000 tokens for %motorhead usage's cost column: "
                   '{"model as the ledger names it": (input_price, output_price)}.'
                   ).tag(config=True)
@@ -65,7 +72,7 @@ class MotorheadMagics(Magics):
             for name in ("%motorhead", "%%motorhead"):
                 shell.set_hook("complete_command", _complete, str_key=name)
 
-    @observe("url", "window_size", "summary_model")
+    @observe("url", "window_size", "summary_model", "embeddings")
     def _backend_changed(self, change: dict[str, Any]) -> None:
         self.state.reconnect()
 
@@ -144,13 +151,15 @@ class MotorheadMagics(Magics):
         from ..chat.turn import run_turn
         from .render import LiveReply, Reply
 
+        recall = self.recall if args.recall is None else args.recall
         live = LiveReply(state.kernel, list(state.panels), session_id,
                          waiting_for=resolved.label, background=state.background_status)
         live.start()
         try:
             reply = run_turn(memory, session_id, text, resolved.model, prompt=prompt,
                              on_token=live.update if stream else None, stream=stream,
-                             metadata={"model": resolved.label})
+                             metadata={"model": resolved.label}, recall=recall,
+                             on_note=live.note)
         except TurnInterrupted as exc:
             live.close(failed=True, interrupted=exc.partial)
             raise UsageError(str(exc)) from None

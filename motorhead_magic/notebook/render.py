@@ -12,14 +12,16 @@ import html
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
-from ..records import MemoryView
+from ..records import Hit, MemoryView
 
 log = logging.getLogger("motorhead_magic")
 
 MAX_SHOWN_CHARS = 2000  # per message, so what a display sends stays bounded
+HIT_CHARS = 200  # of each message in a table of search hits
 STREAM_INTERVAL = 0.05  # seconds between display updates while a reply streams
 STATUS_INTERVAL = 0.5  # seconds between status line updates while waiting for the model
 _STATUS_STYLE = "color:var(--jp-ui-font-color2, #6b7280);font-size:var(--jp-ui-font-size1, 12px)"
@@ -189,6 +191,67 @@ class SeenReport:
         printer.text(str(self))
 
 
+def utc_minute(moment: datetime) -> str:
+    """``2026-11-30 14:02``, in UTC (as the recalled messages of a prompt are dated)."""
+    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
+
+
+class SearchReport:
+    """What ``%motorhead search`` shows: the hits, best first, as a table (score, seq,
+    role, date, the content cut short), and a note when the search fell back to words.
+    ``frame`` is the DataFrame of the hits (DESIGN.md section 6)."""
+
+    def __init__(self, hits: Sequence[Hit], *, text: str, session_id: str, mode: str | None,
+                 note: str | None = None) -> None:
+        self.hits, self.text, self.session_id = list(hits), text, session_id
+        self.mode, self.note = mode, note
+
+    @property
+    def frame(self) -> Any:
+        from ..memory.frames import hits_frame
+
+        return hits_frame(self.hits)
+
+    def headline(self) -> str:
+        where = f"in session {self.session_id!r}"
+        how = f" ({self.mode} search)" if self.mode else ""
+        if not self.hits:
+            return f"no messages match {shorten(self.text, 80)!r} {where}{how}"
+        count = "1 message" if len(self.hits) == 1 else f"{len(self.hits)} messages"
+        return f"{count} {where} for {shorten(self.text, 80)!r}, best first{how}"
+
+    def _rows(self) -> list[tuple[str, str, str, str, str]]:
+        return [(f"{hit.score:.3f}", str(hit.message.seq), hit.message.role,
+                 utc_minute(hit.message.created_at),
+                 shorten(" ".join(hit.message.content.split()), HIT_CHARS))
+                for hit in self.hits]
+
+    def _repr_html_(self) -> str:
+        parts = [f"<div><b>{html.escape(self.headline())}</b></div>"]
+        if self.note:
+            parts.append(f'<div style="{_STATUS_STYLE}">note: {html.escape(self.note)}</div>')
+        if self.hits:
+            head = "".join(f"<th>{name}</th>" for name in
+                           ("score", "seq", "role", "date (UTC)", "content"))
+            rows = "".join(
+                "<tr>" + "".join(f'<td style="text-align:left">{html.escape(cell)}</td>'
+                                 for cell in row) + "</tr>" for row in self._rows())
+            parts.append(f'<table class="mh-search"><tr>{head}</tr>{rows}</table>')
+        return "".join(parts)
+
+    def __str__(self) -> str:
+        lines = [self.headline()] + ([f"note: {self.note}"] if self.note else [])
+        for score, seq, role, date, content in self._rows():
+            lines.append(f"  {score:>8}  #{seq:<5} {date}  {role}: {content}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def __repr__(self) -> str:
+        return f"<SearchReport {self.headline()}>"
+
+
 class StatusLine:
     """One line of status that changes in place: an updating display in a notebook, a
     printed line (only when it changes) in a terminal."""
@@ -223,7 +286,8 @@ class LiveReply:
     local · 3 s · summarizing big-session, chunk 3/26", refreshed while no token has
     come), then the reply as Markdown as it streams; after an interrupt, the partial
     reply greyed with one line saying nothing was stored. In a terminal: the raw text.
-    Every open panel sees the turn in progress."""
+    Every open panel sees the turn in progress. A :meth:`note` (recall skipped) joins the
+    status line and stays, as that line, above the reply."""
 
     def __init__(self, kernel: bool, panels: list[Any], session_id: str, *,
                  waiting_for: str = "", background: Callable[[], str] | None = None) -> None:
@@ -236,6 +300,7 @@ class LiveReply:
         self._lock = threading.Lock()
         self._replying = threading.Event()  # set at the first token (or at the end)
         self._started = time.monotonic()
+        self._note: str | None = None
 
     def start(self) -> None:
         """Show the status line now (before the model answers) and keep it current."""
@@ -246,6 +311,13 @@ class LiveReply:
         self._handle = display(self._status_bundle(), raw=True, display_id=True)
         threading.Thread(target=self._tick, name="motorhead-status", daemon=True).start()
 
+    def note(self, text: str) -> None:
+        """One line about this turn (e.g. recall skipped), said once: in the status line
+        now and above the reply once it is complete (printed in a terminal)."""
+        self._note = text
+        if not self.kernel:
+            print(f"[{text}]", flush=True)
+
     def status_text(self) -> str:
         seconds = time.monotonic() - self._started
         parts = [f"waiting for {self.waiting_for or 'the model'}", f"{seconds:.0f} s"]
@@ -253,7 +325,7 @@ class LiveReply:
             extra = self.background() if self.background else ""
         except Exception:  # a status is never worth failing a turn
             extra = ""
-        return " · ".join(parts + ([extra] if extra else []))
+        return " · ".join(parts + [x for x in (extra, self._note) if x])
 
     def _status_bundle(self) -> dict[str, str]:
         text = self.status_text()
@@ -293,6 +365,10 @@ class LiveReply:
         with self._lock:
             if interrupted is not None:
                 self._show_interrupted(interrupted)
+            elif self._handle is not None and not failed and self._note:
+                self._handle.update({"text/plain": f"[{self._note}]", "text/html":
+                                     f'<div class="mh-status" style="{_STATUS_STYLE}">⚠ '
+                                     f"{html.escape(self._note)}</div>"}, raw=True)
             elif self._handle is not None and not failed:
                 from IPython.display import clear_output
 

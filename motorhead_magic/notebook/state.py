@@ -35,6 +35,8 @@ class NotebookSettings(Protocol):
     max_tokens: int | None
     stream: bool
     prices: dict[str, Any]
+    recall: int
+    embeddings: str | None
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -72,11 +74,26 @@ class NotebookState:
         if (self.settings.summary_model or "").strip().lower() != "none":
             summarizer = Summarizer.resolved_at_fold(self.summarizer_now)
         url = self._secret_urls.get(url, url) if url else url
+        embeddings = self.embeddings()
+        options = {} if embeddings is None else {"embeddings": embeddings}
         try:
             return connect(url or None, window_size=self.settings.window_size,
-                           summarizer=summarizer)
+                           summarizer=summarizer, **options)
         except MotorheadError as exc:
             raise UsageError(f"cannot open the memory: {one_line(exc)}") from None
+
+    def embeddings(self) -> Any:
+        """The embedder choice for :func:`connect`: None, "local", or the LangChain
+        Embeddings held by the variable the setting names."""
+        choice = (self.settings.embeddings or "").strip()
+        if not choice or choice.lower() == "none":
+            return None
+        if choice.lower() == "local":
+            return "local"
+        if choice.isidentifier() and choice in self.user_ns:
+            return self.user_ns[choice]
+        raise UsageError(f"embeddings {choice!r}: use 'local', 'none' or the name of a "
+                         "variable holding a LangChain Embeddings")
 
     @property
     def memory(self) -> Memory:

@@ -58,7 +58,7 @@ def model(state: NotebookState, args: argparse.Namespace) -> None:
 
 
 @command("prompt", "Set the prompt template ({chat_history}, {human_input}, optional "
-         "{context}); without arguments, show it.",
+         "{context} and {retrieved}); without arguments, show it.",
          arg("text", nargs="*", metavar="VARIABLE_OR_TEXT",
              help="a variable holding a template string or a LangChain prompt, or the "
              r"template itself (\n for new lines)"),

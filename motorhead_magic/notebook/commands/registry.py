@@ -94,7 +94,7 @@ def command(name: str, help: str, *arguments: Argument,
 
 
 SETTINGS = ("model, summary_model, window_size, session, url, stream, prompt, max_tokens, "
-            "traceback, prices")
+            "traceback, prices, recall, embeddings")
 
 
 def cell_help() -> list[str]:

@@ -42,7 +42,7 @@ def panel(state: NotebookState, args: argparse.Namespace) -> Any:
         return run_turn(state.memory, target, text, resolved.model, prompt=state.prompt(),
                         stream=state.settings.stream,
                         on_token=lambda partial: widget.stream(target, partial),
-                        metadata={"model": resolved.label})
+                        metadata={"model": resolved.label}, recall=state.settings.recall)
 
     # The label is read at each render, so it follows %motorhead model.
     widget = Panel(state.memory, session_id, model_label=state.model_label, send=send)
