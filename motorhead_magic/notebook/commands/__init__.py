@@ -3,7 +3,7 @@ do; importing this package registers them all (in the order ``help`` lists them)
 
 from __future__ import annotations
 
-from . import choices, experiments, manage, views  # noqa: F401  (registration)
+from . import choices, experiments, manage, search, views  # noqa: F401  (registration)
 from .registry import COMMANDS, overview, run_line
 
 SUBCOMMANDS = {name: found.help for name, found in COMMANDS.items()} | {
