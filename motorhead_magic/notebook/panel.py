@@ -1,34 +1,31 @@
 """The live memory panel: an ipywidgets VBox showing one session of a Memory.
 
-Live updates and thread safety: ``memory.subscribe`` calls us from whichever
-thread wrote (the kernel's main thread for a turn, the fold worker for a
-summary). An event only marks the panel dirty; a flush then re-reads the
-session once and replaces each widget's value whole. Flushes are coalesced and
-throttled (at most one per ``min_interval`` seconds; later events within that
-interval are picked up by one timer-driven flush), so a burst of events or
-many ``stream()`` calls a second cost one render. Renders are serialised by a
-lock, so two threads never interleave widget changes. Sending the resulting
-comm messages from a non-main thread is safe because ipykernel routes every
-IOPub send through its IOPub thread (the mechanism behind ipywidgets' own
-"update a widget from a background thread" pattern); and since each change is a
-whole-value replacement, the browser always shows one consistent render.
+Live updates and thread safety: ``memory.subscribe`` calls us from whichever thread wrote (the
+kernel's main thread for a turn, the fold worker for a summary). An event only marks the panel
+dirty; a flush then re-reads the session once and replaces each widget's value whole. Flushes
+are coalesced and throttled (at most one per ``min_interval`` seconds; later events within
+that interval are picked up by one timer-driven flush), so a burst of events or many
+``stream()`` calls a second cost one render. Renders are serialised by a lock, so two threads
+never interleave widget changes. Sending the resulting comm messages from a non-main thread
+is safe because ipykernel routes every IOPub send through its IOPub thread (the mechanism
+behind ipywidgets' own "update a widget from a background thread" pattern); and since each
+change is a whole-value replacement, the browser always shows one consistent render.
 
-Scale: the panel never reads a whole history. It shows the window (at most
-``window_size`` messages) and one page of older messages (``history(sid,
-start, limit)``), with contents cut at a fixed length, so the widget state sent
-to the browser is bounded whatever the session's size. Layout and style models that
-never change one by one are shared between widgets (the browser gets each once).
+Scale: the panel never reads a whole history. It shows the window (at most ``window_size``
+messages) and one page of older messages (``history(sid, start, limit)``), with contents cut
+at a fixed length, so the widget state sent to the browser is bounded whatever the session's
+size. Layout and style models that never change one by one are shared between widgets (the
+browser gets each once).
 
-Events: "write", "fold" and "delete" re-render everything; "progress" (a background
-fold advanced a chunk) only the header, whose status line comes from
-``memory.progress(session_id)`` (a last "progress" event says the work is over).
-While a status line shows, a timer also looks again every ``progress_interval``
-seconds, so a retry's countdown moves.
-A "delete" of the shown session (or a refresh that finds a session it had seen with
-messages gone) makes the panel say so instead of showing stale messages.
+Events: "write", "fold" and "delete" re-render everything; "progress" (a background fold
+advanced a chunk) only the header, whose status line comes from
+``memory.progress(session_id)`` (a last "progress" event says the work is over). While a
+status line shows, a timer also looks again every ``progress_interval`` seconds, so a retry's
+countdown moves. A "delete" of the shown session (or a refresh that finds a session it had
+seen with messages gone) makes the panel say so instead of showing stale messages.
 
-Reconnects: :meth:`Panel.follow` moves an open panel to a new Memory object; a
-callable ``model_label`` is asked at every render.
+Reconnects: :meth:`Panel.follow` moves an open panel to a new Memory object; a callable
+``model_label`` is asked at every render.
 
 Where widgets cannot render (nbconvert, GitHub, terminals) the display's
 ``text/plain`` is :func:`render_text`, not ipywidgets' ``Panel(children=...`` repr.
@@ -47,6 +44,7 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle  # not exported at the top
 
 from ..memory import Memory
+from .panel_search import SearchBox
 from .panel_view import (
     SCROLL_MAX_HEIGHT,
     SessionSnapshot,
@@ -105,8 +103,9 @@ class _Shared:
 class Panel(widgets.VBox):
     """A live view of one session: header, summary, older messages (paged), window,
     the turn in progress, and controls (session picker, a fork's parent, refresh, send,
-    export, delete). A fork says where it came from in the header ("fork of band at
-    #5"); its parent button shows the parent, as the picker would.
+    export, delete, search). A fork says where it came from in the header ("fork of band at
+    #5"); its parent button shows the parent, as the picker would. Under the window: what
+    the last turn recalled (:mod:`.panel_search`).
 
     A compact chat view: the messages scroll in an area of bounded height that keeps
     the newest message in view (a ``column-reverse`` flex box: no JavaScript), with
@@ -200,6 +199,7 @@ class Panel(widgets.VBox):
         self._partial = self._pending_human = None
         self._deleted, self._last_seen = None, (None, False)
         self._hide_confirm()
+        self._search.clear()
         self.refresh()
 
     def follow(self, memory: Memory, session_id: str | None = None) -> None:
@@ -331,11 +331,13 @@ class Panel(widgets.VBox):
         self._window_label = html_widget("mhp-window-label", shared.full_width)
         self._window = html_widget("mhp-window", shared.full_width)
         self._streaming = html_widget("mhp-stream", W.Layout(width="100%"))
+        self._search = SearchBox(lambda: (self.memory, self.session_id), shared)
         # Oldest at the top, newest at the bottom; the reversed flex direction of the
         # scroll box makes its bottom the start of scrolling: the browser keeps the newest
         # message in view as content grows, and keeps the reader's place if scrolled up.
         body = W.VBox([self._older, self._summary, self._window_label, self._window,
-                       self._streaming], layout=W.Layout(flex="0 0 auto", overflow="visible"))
+                       self._search.recalled, self._streaming],
+                      layout=W.Layout(flex="0 0 auto", overflow="visible"))
         body.add_class("mhp-body")
         self._scroll = W.Box([body], layout=W.Layout(
             display="flex", flex_flow="column-reverse", max_height=SCROLL_MAX_HEIGHT,
@@ -362,7 +364,7 @@ class Panel(widgets.VBox):
 
         self.children = [
             self._style, self._header, toolbar, self._confirm_box, self._pager, self._scroll,
-            prompt_row, self._send_hint, self._status,
+            prompt_row, self._send_hint, self._status, self._search.box,
         ]
 
     # -- live updates -------------------------------------------------------------
@@ -479,6 +481,7 @@ class Panel(widgets.VBox):
                 f" (at most {self.memory.window_size})")
             self._window.value = messages_html(view.messages if view else [], True,
                                                "No messages in the window yet.")
+        self._search.show_recalled(self.memory, snap)
         self._render_stream()
         has_session = snap.session_id is not None and deleted is None
         self._delete_button.disabled = not has_session

@@ -168,6 +168,32 @@ def last_turn_text(snap: SessionSnapshot) -> str:
     return ""
 
 
+def last_recall(snap: SessionSnapshot) -> dict[str, Any] | None:
+    """What the newest recorded turn in the window recalled, from its provenance:
+    ``{"seq": the AI message, "retrieved": [seqs], "k": k, "skipped"/"note": why}``;
+    None for a turn without recall (or no turn)."""
+    for message in reversed(snap.view.messages if snap.view else []):
+        seen = message.metadata.get("seen")
+        if isinstance(seen, dict):
+            recall = seen.get("recall")
+            if not isinstance(recall, dict):
+                return None
+            return {**recall, "seq": message.seq, "retrieved": list(seen.get("retrieved") or [])}
+    return None
+
+
+def recall_text(recall: dict[str, Any]) -> str:
+    """``the last turn (#9) also recalled #2, #3`` or why it recalled nothing."""
+    turn = f"the last turn (#{recall['seq']})"
+    if recall.get("skipped"):
+        text = f"{turn} recalled nothing: the search failed ({recall['skipped']})"
+    elif recall["retrieved"]:
+        text = f"{turn} also recalled " + ", ".join(f"#{seq}" for seq in recall["retrieved"])
+    else:
+        text = f"{turn} recalled nothing: no earlier message matched"
+    return text + (f" · {recall['note']}" if recall.get("note") else "")
+
+
 def message_state(message: Message, in_window: bool) -> str:
     if in_window:
         return "window"
@@ -300,6 +326,8 @@ def render_text(memory: Memory, session_id: str | None, *, older: int = 0) -> st
     if lineage:
         lines.insert(1, lineage)
     lines += [f"background: {text}" for text in progress_lines(memory, snap.session_id)]
+    recall = last_recall(snap)
+    lines += [recall_text(recall)] if recall else []
     view = snap.view
     if view is None:
         return "\n".join(lines)
