@@ -2,6 +2,7 @@
 
     motorhead-magic serve [--host 127.0.0.1] [--port 8080] [--store URL]
                           [--window-size N] [--model M] [--api-key KEY]
+                          [--long-term-memory] [--embeddings local|openai:MODEL|none]
                           [--body-timeout SECONDS] [--threads N]
     motorhead-magic import redis://host:port/db [--to URL] [--prefix P]
 
@@ -26,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the Motörhead HTTP API over a store",
                            description="Serve the Motörhead HTTP API. Flags override the"
                            " upstream environment names PORT, REDIS_URL, MOTORHEAD_URL,"
-                           " MOTORHEAD_MAX_WINDOW_SIZE, MOTORHEAD_MODEL, MOTORHEAD_API_KEY.")
+                           " MOTORHEAD_MAX_WINDOW_SIZE, MOTORHEAD_MODEL, MOTORHEAD_API_KEY,"
+                           " MOTORHEAD_LONG_TERM_MEMORY, MOTORHEAD_EMBEDDINGS.")
     serve.add_argument("--host", default=None,
                        help="interface to bind (default 127.0.0.1: loopback only)")
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 8080)")
@@ -43,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", default=None, metavar="KEY",
                        help="require this key (x-metal-api-key or Authorization: Bearer);"
                        " prefer env MOTORHEAD_API_KEY, which other users cannot see in ps")
+    serve.add_argument("--long-term-memory", action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help="turn on POST /sessions/{id}/retrieval (upstream's long-term memory)"
+                       " (default $MOTORHEAD_LONG_TERM_MEMORY, else off)")
+    serve.add_argument("--embeddings", default=None, metavar="local|openai:MODEL|none",
+                       help="the embedder of long-term memory: 'local' (offline MiniLM),"
+                       " 'openai:MODEL' (needs OPENAI_API_KEY) or 'none' (search by words)"
+                       " (default $MOTORHEAD_EMBEDDINGS, else local)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--access-log", action="store_true", help="log every request")
@@ -69,18 +79,20 @@ def _parser() -> argparse.ArgumentParser:
 def serve(args: argparse.Namespace) -> None:
     from .memory import connect
     from .server import run
-    from .server.config import settings, summarizer_for
+    from .server.config import embedder_for, settings, summarizer_for
 
     if not args.body_timeout > 0:  # also refuses nan
         raise InvalidInput(f"--body-timeout must be a positive number of seconds, got"
                            f" {args.body_timeout}")
     config = settings(args.host, args.port, args.store, args.window_size, args.model,
-                      args.api_key)
+                      args.api_key, args.long_term_memory, args.embeddings)
     memory = connect(config.store_url, window_size=config.window_size,
-                     summarizer=summarizer_for(config.model))
+                     summarizer=summarizer_for(config.model),
+                     embeddings=embedder_for(config.embeddings))
     print(config.describe(), file=sys.stderr, flush=True)
     run(memory, config.host, config.port, api_key=config.api_key, log_level=args.log_level,
-        access_log=args.access_log, threads=args.threads, body_timeout=args.body_timeout)
+        access_log=args.access_log, threads=args.threads, body_timeout=args.body_timeout,
+        long_term_memory=config.long_term_memory)
 
 
 def import_upstream(args: argparse.Namespace) -> None:

@@ -97,6 +97,31 @@ def server_api_key() -> str | None:
     return _env("MOTORHEAD_API_KEY")
 
 
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+
+
+def long_term_memory_from_env() -> bool | None:
+    """``MOTORHEAD_LONG_TERM_MEMORY`` (upstream's name): true/1/yes/on or false/0/no/off,
+    any case; None when unset or empty. Any other value is refused (upstream would
+    quietly read it as false)."""
+    raw = _env("MOTORHEAD_LONG_TERM_MEMORY")
+    if raw is None:
+        return None
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise InvalidInput(f"MOTORHEAD_LONG_TERM_MEMORY must be true or false (also 1/0, yes/no,"
+                       f" on/off), got {raw!r}")
+
+
+def server_embeddings() -> str | None:
+    """``MOTORHEAD_EMBEDDINGS``: the server's embedder (local, openai:MODEL or none)."""
+    return _env("MOTORHEAD_EMBEDDINGS")
+
+
 # -- URLs ---------------------------------------------------------------------------------
 
 

@@ -121,17 +121,30 @@ def memory_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Mem
 
 
 def _remote_factory(store_url: str) -> Iterator[MemoryFactory]:
-    """One server process per (window, summarizer), all over this test's one store."""
+    """One server process per (window, summarizer, embedder), all over this test's one
+    store. The server embeds: a test's ``embeddings=WordEmbeddings()`` (and
+    ``embed_timeout``) become a server started with ``--embeddings words`` (the same
+    deterministic embedder, built in that process)."""
+    from tests.fakes import WordEmbeddings
     from tests.serve_fake import ServerProcess
 
-    servers: dict[tuple[int, str | None], ServerProcess] = {}
+    servers: dict[tuple, ServerProcess] = {}
     opened: list[mh.Memory] = []
 
     def factory(window_size: int = 4, summarizer: str | None = None, **options) -> mh.Memory:
-        key = (window_size, summarizer)
+        embeddings = options.pop("embeddings", None)
+        embed_timeout = options.pop("embed_timeout", None)
+        extra: list[str] = []
+        if embeddings is not None:
+            assert isinstance(embeddings, WordEmbeddings) and embeddings.dimension == 64, (
+                "a remote server builds tests.fakes.make_embeddings('words') itself")
+            extra += ["--long-term-memory", "--embeddings", "words"]
+        if embed_timeout is not None:
+            extra += ["--embed-timeout", str(embed_timeout)]
+        key = (window_size, summarizer, *extra)
         if key not in servers:
             servers[key] = ServerProcess(store_url, window_size=window_size,
-                                         summarizer=summarizer)
+                                         summarizer=summarizer, extra=extra)
             servers[key].start()
         options.pop("lease_seconds", None)  # the server's engine owns folding
         memory = mh.connect(servers[key].url, window_size=window_size, timeout=60, **options)

@@ -5,7 +5,10 @@ runs exactly what ``motorhead-magic serve`` runs, except that the summary model 
 ``tests.fakes.make_summarizer(name)`` (there is no LLM key here); ``--summary-delay S``
 makes it an echo that takes S seconds per call, ``--buggy ROUTE`` makes the memory call
 behind that route raise a bug (a ``KeyError``), and ``--body-timeout`` /
-``--graceful-seconds`` are ``run()``'s.
+``--graceful-seconds`` are ``run()``'s. ``--long-term-memory`` (or env
+``MOTORHEAD_LONG_TERM_MEMORY``) and ``--embeddings`` are ``serve``'s, plus
+``--embeddings words``: ``tests.fakes.make_embeddings("words")`` (``words-down``: one
+whose queries fail, so searches fall back to words), with ``--embed-timeout``.
 :class:`ServerProcess` starts one on a free loopback port and stops it with SIGTERM.
 """
 
@@ -92,7 +95,8 @@ class ServerProcess:
 
 def main() -> None:
     from motorhead_magic.server import run
-    from tests.fakes import make_summarizer
+    from motorhead_magic.server.config import embedder_for, long_term_settings
+    from tests.fakes import make_embeddings, make_summarizer
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", required=True)
@@ -107,14 +111,35 @@ def main() -> None:
     parser.add_argument("--graceful-seconds", type=float, default=None)
     parser.add_argument("--upstream-only", action="store_true",
                         help="serve only upstream Motörhead's routes (a stand-in for it)")
+    parser.add_argument("--long-term-memory", action=argparse.BooleanOptionalAction,
+                        default=None)
+    parser.add_argument("--embeddings", default=None,
+                        help="as serve's, or 'words' (tests.fakes.WordEmbeddings), or"
+                        " 'words-down' (one whose queries fail)")
+    parser.add_argument("--embed-timeout", type=float, default=None)
     args = parser.parse_args()
+    if args.embeddings in ("words", "words-down"):
+        long_term, _ = long_term_settings(args.long_term_memory, "none")
+        embeddings = make_embeddings("words")
+        if args.embeddings == "words-down":
+            def down(text: str) -> list[float]:
+                raise RuntimeError("embedding service down")
+
+            embeddings.embed_query = down
+    else:
+        long_term, spec = long_term_settings(args.long_term_memory, args.embeddings)
+        embeddings = embedder_for(spec)
+    memory_options = {"embeddings": embeddings} if embeddings is not None else {}
+    if args.embed_timeout is not None:
+        memory_options["embed_timeout"] = args.embed_timeout
     if args.summary_delay is not None:
         from tests.fakes import SummaryEcho
 
         summarizer = SummaryEcho(delay=args.summary_delay)
     else:
         summarizer = make_summarizer(args.summarizer)
-    memory = mh.connect(args.store, window_size=args.window_size, summarizer=summarizer)
+    memory = mh.connect(args.store, window_size=args.window_size, summarizer=summarizer,
+                        **memory_options)
     if args.buggy:
         def bug(*args: object, **kwargs: object) -> None:
             raise KeyError("a bug on purpose")
@@ -127,7 +152,7 @@ def main() -> None:
                                                    ("graceful_seconds", args.graceful_seconds))
                    if value is not None}
         run(memory, "127.0.0.1", args.port, api_key=os.environ.get("MOTORHEAD_API_KEY"),
-            log_level="warning", **options)
+            log_level="warning", long_term_memory=long_term, **options)
 
 
 BUGGY = {"summaries": "summaries", "window": "get", "messages": "history"}

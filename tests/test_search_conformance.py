@@ -146,10 +146,19 @@ def test_hits_frame_has_the_section_6_schema(memory_factory):
 
 
 @pytest.fixture
-def semantic_factory(backend, memory_factory):
-    if backend == "remote":
-        pytest.skip("the server's embedder is set by its own flags (tests/test_server_search.py)")
+def semantic_factory(memory_factory):
+    """``memory_factory``; on remote, ``embeddings=WordEmbeddings()`` starts a server with
+    ``--embeddings words`` (the same embedder, built in the server's process)."""
     return memory_factory
+
+
+@pytest.fixture
+def embedder_in_this_process(backend):
+    if backend == "remote":
+        pytest.skip("the test watches or changes the embedder object, which is in the server")
+
+
+in_process_embedder = pytest.mark.usefixtures("embedder_in_this_process")
 
 
 def test_semantic_search_finds_a_message_that_shares_no_word(semantic_factory):
@@ -178,6 +187,7 @@ def test_hybrid_fuses_both_rankings(semantic_factory):
     assert set(hybrid[:2]) == {0, 1} and hybrid[0] == 1  # in both rankings: first
 
 
+@in_process_embedder  # counts, toggles or resizes the embedder object
 def test_embedding_runs_in_the_background_and_wait_covers_it(semantic_factory):
     embedder = WordEmbeddings(hang=0.3)
     memory = semantic_factory(embeddings=embedder)
@@ -190,6 +200,7 @@ def test_embedding_runs_in_the_background_and_wait_covers_it(semantic_factory):
     assert embedder.documents == 2  # only the new message
 
 
+@in_process_embedder  # counts, toggles or resizes the embedder object
 def test_a_failing_embedder_falls_back_to_words_and_loses_nothing(semantic_factory, caplog):
     embedder = WordEmbeddings(fail=True)
     memory = semantic_factory(embeddings=embedder)
@@ -208,6 +219,7 @@ def test_a_failing_embedder_falls_back_to_words_and_loses_nothing(semantic_facto
     assert memory.search_note is None
 
 
+@in_process_embedder  # counts, toggles or resizes the embedder object
 def test_a_hanging_embedder_does_not_hang_search(semantic_factory):
     embedder = WordEmbeddings()
     memory = semantic_factory(embeddings=embedder, embed_timeout=0.5)
@@ -218,6 +230,7 @@ def test_a_hanging_embedder_does_not_hang_search(semantic_factory):
     assert "did not answer" in memory.search_note
 
 
+@in_process_embedder  # counts, toggles or resizes the embedder object
 def test_a_changed_dimension_is_a_clear_error(semantic_factory):
     memory = semantic_factory(embeddings=WordEmbeddings(dimension=64))
     memory.add("s", said("dog food"))
@@ -227,6 +240,7 @@ def test_a_changed_dimension_is_a_clear_error(semantic_factory):
         other.search("s", "dog", mode="semantic")
 
 
+@in_process_embedder  # counts, toggles or resizes the embedder object
 def test_vectors_go_with_delete_and_come_with_fork(semantic_factory):
     embedder = WordEmbeddings()
     memory = semantic_factory(embeddings=embedder)

@@ -14,17 +14,23 @@ from schemathesis.checks import positive_data_acceptance
 from tests.serve_fake import ServerProcess
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=[False, True], ids=["default", "long-term-memory"])
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, bool]]:
+    """(url, long-term memory on): as started by default, and with long-term memory on
+    (retrieval and search by meaning, ``tests.fakes.WordEmbeddings``)."""
     store = Path(tmp_path_factory.mktemp("fuzz")) / "memory.db"
-    server = ServerProcess(f"sqlite:///{store}", window_size=4, summarizer="echo").start()
-    yield server.url
-    server.stop()
+    extra = ["--long-term-memory", "--embeddings", "words"] if request.param else []
+    process = ServerProcess(f"sqlite:///{store}", window_size=4, summarizer="echo",
+                            extra=extra).start()
+    yield process.url, request.param
+    process.stop()
 
 
-def test_no_server_errors_and_answers_match_the_description(server_url: str) -> None:
+def test_no_server_errors_and_answers_match_the_description(server: tuple[str, bool]) -> None:
     """Every operation of the description, fuzzed through Hypothesis directly (not
     schemathesis' pytest plugin, which breaks on pytest >= 9.2)."""
+    server_url, long_term_memory = server
     schema = schemathesis.openapi.from_url(f"{server_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
@@ -38,9 +44,10 @@ def test_no_server_errors_and_answers_match_the_description(server_url: str) -> 
         def check(case) -> None:
             if case.path.endswith("/wait"):
                 case.query = {**(case.query or {}), "timeout": 1}  # fuzzed waits stay short
-            # Retrieval (long-term memory) is disabled, as upstream by default: its only
-            # answer is 400, so valid requests are "rejected" there by design.
-            excluded = [positive_data_acceptance] if case.path.endswith("/retrieval") else []
+            # Retrieval (long-term memory) is disabled by default, as upstream: its only
+            # answer is 400 then, so valid requests are "rejected" there by design.
+            excluded = ([positive_data_acceptance] if case.path.endswith("/retrieval")
+                        and not long_term_memory else [])
             case.call_and_validate(timeout=60, excluded_checks=excluded)
 
         try:

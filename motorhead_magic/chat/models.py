@@ -130,6 +130,30 @@ def openai_model(name: str, *, temperature: float | None = None,
     return ChatOpenAI(**kwargs)
 
 
+def openai_embeddings(name: str) -> Any:
+    """``OpenAIEmbeddings(model=name)`` for a server's ``--embeddings openai:MODEL``. Like
+    :func:`openai_model`, a base URL (any compatible server) makes the key optional; such
+    servers take text, not OpenAI's token ids, so the client's token-length check (which
+    sends token ids) is off for them."""
+    name = name.strip()
+    if not name:
+        raise ModelUnavailable("embeddings 'openai:' need a model name, e.g."
+                               " openai:text-embedding-3-small")
+    base_url = settings.openai_base_url()
+    if not settings.openai_key_set() and not base_url:
+        raise ModelUnavailable(f"embeddings openai:{name} need OPENAI_API_KEY (or"
+                               " OPENAI_BASE_URL for a compatible server)")
+    from langchain_openai import OpenAIEmbeddings
+
+    kwargs: dict[str, Any] = {"model": name}
+    if base_url:
+        kwargs["base_url"] = base_url
+        kwargs["check_embedding_ctx_length"] = False
+        if not settings.openai_key_set():
+            kwargs["api_key"] = "unused"  # local servers accept any key; the client needs one
+    return OpenAIEmbeddings(**kwargs)
+
+
 # -- one choice -> one model ------------------------------------------------------------
 
 

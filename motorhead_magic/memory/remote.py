@@ -1,9 +1,10 @@
 """``connect("http://host:port")``: the Memory protocol over any Motörhead server.
 
 Writes, the window, deletes and the session list use the upstream API, so they
-work against upstream Motörhead too. History, summaries, session counts and
-``wait`` use motorhead-magic's additive routes; against a server without them,
-history and summaries raise :class:`EndpointMissing` and ``wait`` does nothing.
+work against upstream Motörhead too. History, summaries, session counts, forks,
+search and ``wait`` use motorhead-magic's additive routes; against a server without
+them, those raise :class:`EndpointMissing` and ``wait`` does nothing. The server
+embeds (its ``--long-term-memory --embeddings``): an embedder cannot be passed here.
 Input is validated here with the engine's own checks, so bad input raises the
 same :class:`~motorhead_magic.errors.InvalidInput` as a local store and nothing is sent.
 """
@@ -25,7 +26,15 @@ from ..errors import (
     StoreUnavailable,
     error_from_status,
 )
-from ..records import MAX_BODY_BYTES, MAX_PAGE, MemoryView, Message, SessionInfo, Summary
+from ..records import (
+    MAX_BODY_BYTES,
+    MAX_PAGE,
+    Hit,
+    MemoryView,
+    Message,
+    SessionInfo,
+    Summary,
+)
 from ..settings import redact
 from .base import (
     MemoryBase,
@@ -33,6 +42,7 @@ from .base import (
     check_fork,
     check_history_range,
     check_namespace,
+    check_search,
     check_session_id,
     check_session_ids,
     check_timeout,
@@ -70,8 +80,18 @@ class RemoteMemory(MemoryBase):
         api_key: str | None = None,
         client_id: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        embeddings: Any = None,
+        embed_timeout: float | None = None,
     ) -> None:
         super().__init__()
+        if not (embeddings is None or (isinstance(embeddings, str)
+                                       and embeddings.strip().lower() == "none")):
+            raise InvalidInput("the server embeds: start it with --long-term-memory"
+                               " --embeddings local (or openai:MODEL), and connect without"
+                               " embeddings=")
+        if embed_timeout is not None:
+            raise InvalidInput("the server embeds, with its own timeout: connect without"
+                               " embed_timeout=")
         if not isinstance(timeout, (int, float)) or timeout <= 0:
             raise InvalidInput(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.url = redact(url.rstrip("/"))  # printable; the client has the real one
@@ -89,6 +109,7 @@ class RemoteMemory(MemoryBase):
         self._client = httpx.Client(base_url=url.rstrip("/"), timeout=self.timeout, headers=headers,
                                     transport=transport)
         self._missing: set[str] = set()  # additive routes this server lacks
+        self.search_note: str | None = None  # why the server's last search fell back
 
     def __repr__(self) -> str:
         return f"<RemoteMemory {self.url}>"
@@ -109,14 +130,14 @@ class RemoteMemory(MemoryBase):
 
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                  body: bytes | None = None, timeout: float | None = None,
-                 additive: bool = False) -> Any:
+                 additive: bool = False, read_only: bool = False) -> Any:
         headers = {"content-type": "application/json"} if body is not None else None
         if len(path) > MAX_URL_PATH:
             raise InvalidInput(f"{method}: the session id makes a {len(path):,}-character URL;"
                                f" a Motörhead server takes at most {MAX_URL_PATH:,}")
         # A read (or a delete) is safe to send twice: once more after a dropped
         # keep-alive connection, which says nothing about the server's health.
-        attempts = 2 if method in IDEMPOTENT else 1
+        attempts = 2 if method in IDEMPOTENT or read_only else 1
         for attempt in range(attempts):
             try:
                 response = self._client.request(
@@ -146,8 +167,8 @@ class RemoteMemory(MemoryBase):
         if additive and status in (404, 405):
             raise EndpointMissing(
                 f"the server at {self.url} lacks {method} {path.split('?')[0]} (an"
-                " upstream Motörhead server?): history, summaries and session counts need a"
-                " motorhead-magic server")
+                " upstream Motörhead server?): history, summaries, session counts, forks and"
+                " search need a motorhead-magic server")
         hint = " (pass api_key=... to connect())" if status in (401, 403) else ""
         raise error_from_status(status, f"{method} {self.url}{path}: {status} {text}{hint}")
 
@@ -245,6 +266,25 @@ class RemoteMemory(MemoryBase):
                       additive=True)
         self._notify("write", new_id)
         return new_id
+
+    def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
+               before: int | None = None) -> list[Hit]:
+        """The server's search (motorhead-magic's additive route). Checked here as far as
+        the arguments go; whether semantic or hybrid search can run (and which mode None
+        means) depends on the server's embedder, so the server decides that: without one it
+        answers 400, raised here as :class:`InvalidInput`."""
+        session_id, text, k, checked, before = check_search(session_id, text, k, mode, before,
+                                                            has_embedder=True)
+        payload = {"text": text, "k": k, "mode": None if mode is None else checked,
+                   "before": before}
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(body) > MAX_BODY_BYTES:
+            raise InvalidInput(f"this search text makes a {len(body):,} byte request; the"
+                               f" server accepts at most {MAX_BODY_BYTES:,} bytes")
+        data = self._request("POST", self._session_path(session_id, "search"), body=body,
+                             additive=True, read_only=True)
+        self.search_note = data.get("note")
+        return [Hit.from_dict(h) for h in data["hits"]]
 
     def delete(self, session_id: str) -> None:
         session_id = check_session_id(session_id)

@@ -19,15 +19,17 @@ __all__ = ["create_app", "run"]
 def run(memory: Memory, host: str = "127.0.0.1", port: int = 8080, *,
         api_key: str | None = None, log_level: str = "info", access_log: bool = False,
         graceful_seconds: float = 30.0, threads: int | None = None,
-        body_timeout: float | None = 30.0) -> None:
+        body_timeout: float | None = 30.0, long_term_memory: bool = False) -> None:
     """Serve until SIGTERM or SIGINT (uvicorn's graceful shutdown), then close ``memory``.
 
     Requests in flight get ``graceful_seconds`` to finish; those still running then are
     answered 503. A request body must arrive within ``body_timeout`` seconds (else 408).
+    ``long_term_memory`` turns on upstream's retrieval route (see :func:`create_app`).
     """
     import uvicorn
 
-    app = create_app(memory, api_key=api_key, threads=threads, body_timeout=body_timeout)
+    app = create_app(memory, api_key=api_key, threads=threads, body_timeout=body_timeout,
+                     long_term_memory=long_term_memory)
 
     class Server(uvicorn.Server):
         async def shutdown(self, sockets: Any = None) -> None:

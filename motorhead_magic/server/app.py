@@ -34,7 +34,7 @@ SESSION = "/sessions/{session_id:session_id}"
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(openapi_document())
+    return JSONResponse(openapi_document(semantic=routes.semantic(request)))
 
 
 ROUTES = [
@@ -47,6 +47,7 @@ ROUTES = [
     Route(f"{SESSION}/summaries", extras.get_summaries, methods=["GET"]),
     Route(f"{SESSION}/wait", extras.wait_session, methods=["POST"]),
     Route(f"{SESSION}/fork", extras.fork, methods=["POST"]),
+    Route(f"{SESSION}/search", extras.search, methods=["POST"]),
     Route("/wait", extras.wait_all, methods=["POST"]),
     Route("/session-infos", extras.session_infos, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
@@ -54,8 +55,13 @@ ROUTES = [
 
 
 def create_app(memory: Memory, *, api_key: str | None = None, close_memory: bool = True,
-               threads: int | None = None, body_timeout: float | None = 30.0) -> Starlette:
+               threads: int | None = None, body_timeout: float | None = 30.0,
+               long_term_memory: bool = False) -> Starlette:
     """Serve ``memory`` over the Motörhead API; with ``api_key`` every request needs it.
+
+    ``long_term_memory`` turns on upstream's retrieval route, by meaning when the memory
+    has an embedder (``connect(..., embeddings=)``, which also indexes new messages in
+    the background), else by words; the additive search route is always on.
 
     Route functions await the memory's async twins; the blocking store calls among them run
     on at most ``threads`` worker threads (anyio's default, 40, when None), and waits on
@@ -80,5 +86,7 @@ def create_app(memory: Memory, *, api_key: str | None = None, close_memory: bool
     app = Starlette(routes=ROUTES, middleware=middleware,
                     exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.memory = memory
+    app.state.long_term_memory = long_term_memory
+    app.state.semantic = getattr(memory, "embedder", None) is not None
     app.state.shutdown = Shutdown()
     return app

@@ -1,4 +1,5 @@
-"""Additive routes upstream lacks (its issue #83): full history, summaries, waits, forks.
+"""Additive routes upstream lacks (its issue #83): full history, summaries, waits, forks,
+search with scores.
 
 Clients that only know the upstream API never call these; ``RemoteMemory``
 uses them to offer the whole Memory protocol over HTTP.
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from . import inputs as parsing
 from .errors import ApiError
-from .routes import OK, memory_of
+from .routes import OK, memory_of, semantic
 
 MAX_HISTORY_PAGE = 1000
 MAX_WAIT_SECONDS = 600.0
@@ -61,6 +62,21 @@ async def fork(request: Request) -> Response:
         at = int(at)
     new_id = await memory_of(request).afork(parsing.session_id(request), body["new_id"], at)
     return JSONResponse({"session_id": new_id})
+
+
+async def search(request: Request) -> Response:
+    """The session's messages nearest ``text``, best first, with their scores (``Hit``),
+    and why the search fell back to words if it did (``note``). By words always; by
+    meaning or both (the default then) when the server has an embedder."""
+    sid = parsing.session_id(request)
+    text, k, mode, before = parsing.search_body(await parsing.read_json(request))
+    if mode in ("semantic", "hybrid") and not semantic(request):
+        raise ApiError(400, f"{mode} search needs an embedder, and this server has none:"
+                            " start it with --long-term-memory --embeddings local")
+    memory = memory_of(request)
+    hits = await memory.asearch(sid, text, k, mode=mode, before=before)
+    return JSONResponse({"hits": [h.to_dict() for h in hits],
+                         "note": getattr(memory, "search_note", None)})
 
 
 async def _wait(request: Request, sid: str | None) -> Response:

@@ -61,6 +61,25 @@ def memory_body(body: Any) -> tuple[list[Any], str | None]:
     return messages, context
 
 
+def _whole(value: Any) -> Any:
+    """JSON's ``5.0`` is the integer 5 (some clients write every number as a float)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def retrieval_text(body: Any) -> str:
+    """Upstream's retrieval body ``{"text": str}`` -> the text."""
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+        raise ApiError(400, "body must be a JSON object with a string `text`")
+    return body["text"]
+
+
+def search_body(body: Any) -> tuple[Any, Any, Any, Any]:
+    """``{"text": str, "k": int = 10, "mode": str | null, "before": int | null}`` ->
+    (text, k, mode, before); their values are checked by the memory (``check_search``)."""
+    text = retrieval_text(body)
+    return text, _whole(body.get("k", 10)), body.get("mode"), _whole(body.get("before"))
+
+
 def query_int(request: Request, name: str, default: int, minimum: int = 1,
               maximum: int | None = None) -> int:
     """The query value ``name`` as an integer in bounds (the parser the sidebar API uses too)."""

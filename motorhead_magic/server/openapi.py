@@ -108,6 +108,26 @@ SCHEMAS: dict[str, Any] = {
         "parent": {"type": ["string", "null"], "description": "forked from this session"},
         "forked_at": {"type": ["integer", "null"],
                       "description": "the parent's last message copied into the fork"}}},
+    "Hit": {"allOf": [_ref("StoredMessage"), {
+        "type": "object", "required": ["score"], "properties": {"score": {
+            "type": "number", "description": "higher = closer: BM25 by words, cosine by"
+                                             " meaning, fused rank for hybrid"}}}]},
+    "SearchPost": {"type": "object", "required": ["text"], "properties": {
+        "text": {"type": "string"},
+        "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
+        "mode": {"type": ["string", "null"], "enum": ["keyword", "semantic", "hybrid", None],
+                 "description": "null: hybrid when the server has an embedder, else keyword;"
+                                " semantic and hybrid need one (--embeddings)"},
+        "before": {"type": ["integer", "null"],
+                   "description": "only messages with a smaller seq"}}},
+    "SearchResult": {"type": "object", "required": ["hits", "note"], "properties": {
+        "hits": {"type": "array", "items": _ref("Hit"), "description": "best first"},
+        "note": {"type": ["string", "null"],
+                 "description": "why the search fell back to words, if it did"}}},
+    "Retrieved": {"type": "object", "required": ["role", "content", "dist"], "properties": {
+        "role": {"type": "string"}, "content": {"type": "string"},
+        "dist": {"type": "number", "description": "cosine distance (1 - cosine) by meaning;"
+                                                  " 1 / (1 + BM25) by words"}}},
     "Fork": {"type": "object", "required": ["new_id"], "properties": {
         "new_id": {"type": "string", "minLength": 1},
         "at": {"type": ["integer", "null"], "minimum": 0,
@@ -136,9 +156,16 @@ PATHS: dict[str, Any] = {
                       {"200": _json(_ref("Status")), "400": ERROR}, [SESSION_ID, NAMESPACE]),
     },
     "/sessions/{session_id}/retrieval": {"post": _op(
-        "Long-term memory search: disabled here, as upstream by default",
-        {"400": TEXT_OR_ERROR, "413": ERROR}, [SESSION_ID],
+        "Long-term memory: the session's messages nearest `text`, at most 10, ascending"
+        " `dist`; unknown sessions find nothing. Without --long-term-memory: 400 plain text"
+        " `Long term memory is disabled`, as upstream by default",
+        {"200": _json({"type": "array", "maxItems": 10, "items": _ref("Retrieved")}),
+         "400": TEXT_OR_ERROR, "413": ERROR}, [SESSION_ID],
         {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}})},
+    "/sessions/{session_id}/search": {"post": _op(
+        "Search the session's messages (all of them, folded or not) with scores, best first",
+        {"200": _json(_ref("SearchResult")), "400": ERROR, "413": ERROR}, [SESSION_ID],
+        _ref("SearchPost"), additive=True)},
     "/sessions/{session_id}/window": {"get": _op(
         "The window oldest first with seq, tokens, timestamps and metadata",
         {"200": _json(_ref("Window")), "400": ERROR}, [SESSION_ID], additive=True)},
@@ -155,7 +182,8 @@ PATHS: dict[str, Any] = {
             "summaries": {"type": "array", "items": _ref("Summary")}}}), "400": ERROR},
         [SESSION_ID], additive=True)},
     "/sessions/{session_id}/wait": {"post": _op(
-        "Block until this server's background summarization of the session is done",
+        "Block until this server's background work on the session (summaries, embedding)"
+        " is done",
         {"200": _json(_ref("Status")), "400": ERROR, "504": ERROR}, [SESSION_ID, TIMEOUT],
         additive=True)},
     "/sessions/{session_id}/fork": {"post": _op(
@@ -164,7 +192,7 @@ PATHS: dict[str, Any] = {
             "session_id": {"type": "string"}}}), "400": ERROR, "409": ERROR, "413": ERROR},
         [SESSION_ID], _ref("Fork"), additive=True)},
     "/wait": {"post": _op(
-        "Block until all of this server's background summarization is done",
+        "Block until all of this server's background work (summaries, embedding) is done",
         {"200": _json(_ref("Status")), "400": ERROR, "504": ERROR}, [TIMEOUT], additive=True)},
     "/session-infos": {"get": _op(
         "Counts of every session (or of the sessions named by `id`), by ascending last write",
@@ -174,14 +202,27 @@ PATHS: dict[str, Any] = {
 }
 
 
-def openapi_document() -> dict[str, Any]:
+def _schemas(semantic: bool) -> dict[str, Any]:
+    """The schemas of this server: without an embedder, search takes keyword mode only."""
+    if semantic:
+        return SCHEMAS
+    post = SCHEMAS["SearchPost"]
+    mode = {**post["properties"]["mode"], "enum": ["keyword", None],
+            "description": "keyword (or null): this server has no embedder"}
+    return {**SCHEMAS, "SearchPost": {**post, "properties": {**post["properties"],
+                                                             "mode": mode}}}
+
+
+def openapi_document(*, semantic: bool = True) -> dict[str, Any]:
+    """The description of a server with (``semantic``) or without an embedder."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "Motörhead-compatible memory server (motorhead-magic)",
                  "version": __version__,
                  "description": "The Motörhead HTTP API plus additive routes for history,"
-                                " summaries, waits and forks. With an API key configured, every"
-                                " request needs x-metal-api-key or Authorization: Bearer."},
+                                " summaries, waits, forks and search. With an API key"
+                                " configured, every request needs x-metal-api-key or"
+                                " Authorization: Bearer."},
         "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": _schemas(semantic)},
     }

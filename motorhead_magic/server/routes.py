@@ -68,6 +68,41 @@ class SessionMemory(HTTPEndpoint):
         return JSONResponse(OK)
 
 
+RETRIEVAL_HITS = 10  # upstream's
+
+
+def semantic(request: Request) -> bool:
+    """Whether this server's memory has an embedder (searches by meaning)."""
+    return getattr(request.app.state, "semantic", False)
+
+
 async def retrieval(request: Request) -> Response:
-    """Long-term memory (vector search) is not offered, as upstream without it enabled."""
-    return PlainTextResponse("Long term memory is disabled", status_code=400)
+    """Long-term memory, as upstream: the ``text``'s nearest messages of the session, at
+    most 10, ascending ``dist``. With an embedder ``dist`` is the cosine distance
+    (1 - cosine); by words (``--embeddings none``, or an embedder that failed just now)
+    it is ``1 / (1 + BM25 score)``. Disabled: upstream's plain-text 400."""
+    if not getattr(request.app.state, "long_term_memory", False):
+        return PlainTextResponse("Long term memory is disabled", status_code=400)
+    sid = parsing.session_id(request)
+    text = parsing.retrieval_text(await parsing.read_json(request))
+    memory = memory_of(request)
+    mode = "semantic" if semantic(request) else "keyword"
+    hits = await memory.asearch(sid, text, RETRIEVAL_HITS, mode=mode)
+    by_meaning = mode == "semantic" and not fell_back_to_words(memory)
+    return JSONResponse([
+        {"role": h.message.role, "content": h.message.content,
+         "dist": cosine_distance(h.score) if by_meaning else 1.0 / (1.0 + max(h.score, 0.0))}
+        for h in hits])
+
+
+def cosine_distance(cosine: float) -> float:
+    """1 - cosine, kept in [0, 2] (float rounding can put a cosine a hair past 1)."""
+    return min(2.0, max(0.0, 1.0 - cosine))
+
+
+def fell_back_to_words(memory: Memory) -> bool:
+    """Whether the last search answered by words although asked for meaning (the
+    embedder failed or hung). The memory says why in ``search_note``; a note about
+    messages not embedded yet still means the ranking was by meaning."""
+    note = getattr(memory, "search_note", None)
+    return isinstance(note, str) and "not embedded yet" not in note
