@@ -105,6 +105,26 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class SearchResult:
+    """A search's hits and how they were found: ``ranking`` is the one that ranked them
+    (``keyword`` | ``semantic`` | ``hybrid``: words when meaning was asked for but the
+    embedder failed), ``note`` says why it fell back or what was not searched yet."""
+
+    hits: list[Hit]
+    ranking: str
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hits": [h.to_dict() for h in self.hits], "ranking": self.ranking,
+                "note": self.note}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchResult:
+        return cls([Hit.from_dict(h) for h in data["hits"]], data.get("ranking") or "keyword",
+                   data.get("note"))
+
+
+@dataclass(frozen=True)
 class Summary:
     """One fold (or a client-supplied context): covers messages up to ``through_seq``."""
 

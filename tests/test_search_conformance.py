@@ -262,3 +262,25 @@ def test_semantic_modes_need_an_embedder(memory_factory):
     memory = memory_factory()
     with pytest.raises(mh.InvalidInput, match="needs an embedder"):
         memory.search("s", "dog", mode="semantic")
+
+
+def test_the_result_says_which_ranking_ordered_the_hits(semantic_factory):
+    memory = semantic_factory(embeddings=WordEmbeddings())
+    memory.add("s", said("a pet needs walks", "dog food"))
+    memory.wait("s")
+    hybrid = memory.search_result("s", "dog")
+    assert (hybrid.ranking, hybrid.note) == ("hybrid", None)
+    assert [h.message.seq for h in hybrid.hits] == seqs(memory.search("s", "dog"))
+    assert memory.search_result("s", "dog", mode="keyword").ranking == "keyword"
+    assert memory.search_result("s", "dog", mode="semantic").ranking == "semantic"
+
+
+@in_process_embedder
+def test_with_nothing_embedded_yet_meaning_falls_back_to_words(semantic_factory):
+    memory = semantic_factory(embeddings=WordEmbeddings(fail=True))
+    memory.add("s", said("dog food", "weather"))
+    memory.wait("s")
+    result = memory.search_result("s", "dog", mode="semantic")
+    assert result.ranking == "keyword" and seqs(result.hits) == [0]
+    assert "no message of this session is embedded yet" in result.note
+    assert memory.search_result("nobody", "dog", mode="semantic").hits == []

@@ -169,7 +169,8 @@ def test_the_search_route_answers_hits_with_scores_and_a_note(words):
     reply = words.post(path("search", "search"), json={"text": "my puppy", "k": 3})
     assert reply.status_code == 200
     body = reply.json()
-    assert set(body) == {"hits", "note"} and body["note"] is None
+    assert set(body) == {"hits", "ranking", "note"} and body["note"] is None
+    assert body["ranking"] == "hybrid"
     hits = [mh.Hit.from_dict(h) for h in body["hits"]]
     assert len(hits) == 3 and hits[0].message.content == FACTS[0]  # hybrid by default
     assert hits[0].message.session_id == "search" and hits[0].message.seq == 0
@@ -356,7 +357,7 @@ def test_openapi_describes_both_routes(words):
     schemas = spec["components"]["schemas"]
     assert set(schemas["Retrieved"]["required"]) == {"role", "content", "dist"}
     assert set(schemas["SearchPost"]["properties"]) == {"text", "k", "mode", "before"}
-    assert set(schemas["SearchResult"]["required"]) == {"hits", "note"}
+    assert set(schemas["SearchResult"]["required"]) == {"hits", "ranking", "note"}
 
 
 def test_remote_memory_searches_through_the_server(words):

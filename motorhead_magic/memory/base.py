@@ -23,6 +23,7 @@ from ..records import (
     MemoryView,
     Message,
     NewMessage,
+    SearchResult,
     SessionInfo,
     Summary,
 )
@@ -260,6 +261,9 @@ class Memory(Protocol):
     def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
                before: int | None = None) -> list[Hit]: ...
 
+    def search_result(self, session_id: str, text: str, k: int = 10, *,
+                      mode: str | None = None, before: int | None = None) -> SearchResult: ...
+
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
     def progress(self, session_id: str | None = None) -> list[FoldProgress]: ...
@@ -284,6 +288,10 @@ class Memory(Protocol):
 
     async def asearch(self, session_id: str, text: str, k: int = 10, *,
                       mode: str | None = None, before: int | None = None) -> list[Hit]: ...
+
+    async def asearch_result(self, session_id: str, text: str, k: int = 10, *,
+                             mode: str | None = None,
+                             before: int | None = None) -> SearchResult: ...
 
     async def await_idle(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
@@ -372,13 +380,25 @@ class MemoryBase:
     async def afork(self, session_id: str, new_id: str, at: int | None = None) -> str:
         return await self._in_thread(self.fork, session_id, new_id, at)  # type: ignore[attr-defined]
 
-    async def asearch(self, session_id: str, text: str, k: int = 10, *,
-                      mode: str | None = None, before: int | None = None) -> list[Hit]:
-        def search() -> list[Hit]:
-            return self.search(session_id, text, k, mode=mode,  # type: ignore[attr-defined]
-                               before=before)
+    def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
+               before: int | None = None) -> list[Hit]:
+        """The hits of :meth:`search_result` (the session's messages most relevant to
+        ``text``, best first)."""
+        return self.search_result(session_id, text, k, mode=mode,  # type: ignore[attr-defined]
+                                  before=before).hits
+
+    async def asearch_result(self, session_id: str, text: str, k: int = 10, *,
+                             mode: str | None = None,
+                             before: int | None = None) -> SearchResult:
+        def search() -> SearchResult:
+            return self.search_result(session_id, text, k,  # type: ignore[attr-defined]
+                                      mode=mode, before=before)
 
         return await self._in_thread(search)
+
+    async def asearch(self, session_id: str, text: str, k: int = 10, *,
+                      mode: str | None = None, before: int | None = None) -> list[Hit]:
+        return (await self.asearch_result(session_id, text, k, mode=mode, before=before)).hits
 
     def search_dataframe(self, session_id: str, text: str, k: int = 10, *,
                          mode: str | None = None) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import StoreUnavailable, SummaryFailed, WaitTimedOut
-from ..records import FoldProgress, Hit, MemoryView, Message, SessionInfo, Summary
+from ..records import FoldProgress, MemoryView, Message, SearchResult, SessionInfo, Summary
 from ..stores.base import FoldState, Store
 from .base import (
     MemoryBase,
@@ -153,17 +153,18 @@ class LocalMemory(MemoryBase):
         self._schedule_index(new_id)  # vectors the source lacked when it was forked
         return new_id
 
-    def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
-               before: int | None = None) -> list[Hit]:
+    def search_result(self, session_id: str, text: str, k: int = 10, *,
+                      mode: str | None = None, before: int | None = None) -> SearchResult:
         """The session's messages most relevant to ``text``, best first (DESIGN.md
-        section 3): by words, by meaning (with an embedder) or both fused."""
+        section 3): by words, by meaning (with an embedder) or both fused; with the
+        ranking that was used and why it fell back, if it did."""
         session_id, text, k, mode, before = check_search(session_id, text, k, mode, before,
                                                          self.embedder is not None)
         return self._searcher.search(session_id, text, k, mode, before)
 
     @property
     def search_note(self) -> str | None:
-        """Why the last search fell back to words (the embedder failed), else None."""
+        """The last search's note (why it fell back to words), else None."""
         return self._searcher.note
 
     def get(self, session_id: str) -> MemoryView:

@@ -29,9 +29,9 @@ from ..errors import (
 from ..records import (
     MAX_BODY_BYTES,
     MAX_PAGE,
-    Hit,
     MemoryView,
     Message,
+    SearchResult,
     SessionInfo,
     Summary,
 )
@@ -267,8 +267,8 @@ class RemoteMemory(MemoryBase):
         self._notify("write", new_id)
         return new_id
 
-    def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
-               before: int | None = None) -> list[Hit]:
+    def search_result(self, session_id: str, text: str, k: int = 10, *,
+                      mode: str | None = None, before: int | None = None) -> SearchResult:
         """The server's search (motorhead-magic's additive route). Checked here as far as
         the arguments go; whether semantic or hybrid search can run (and which mode None
         means) depends on the server's embedder, so the server decides that: without one it
@@ -283,8 +283,9 @@ class RemoteMemory(MemoryBase):
                                f" server accepts at most {MAX_BODY_BYTES:,} bytes")
         data = self._request("POST", self._session_path(session_id, "search"), body=body,
                              additive=True, read_only=True)
-        self.search_note = data.get("note")
-        return [Hit.from_dict(h) for h in data["hits"]]
+        result = SearchResult.from_dict(data)
+        self.search_note = result.note
+        return result
 
     def delete(self, session_id: str) -> None:
         session_id = check_session_id(session_id)

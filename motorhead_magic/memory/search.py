@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput
-from ..records import Hit, Message
+from ..records import Hit, Message, SearchResult
 from ..stores.base import Store, VectorRow
 
 log = logging.getLogger("motorhead_magic")
@@ -184,27 +184,31 @@ class Searcher:
         self.timeout = timeout
         self.vectors = VectorCache(store)
         self.index_error: BaseException | None = None  # why embedding last stopped
-        self.note: str | None = None  # why the last search fell back to words, if it did
+        self.note: str | None = None  # the last search's note (why it fell back to words)
+        self._said: str | None = None
 
     def search(self, session_id: str, text: str, k: int, mode: str,
-               before: int | None = None) -> list[Hit]:
+               before: int | None = None) -> SearchResult:
         pool = max(4 * k, 50)  # candidates per ranking before fusion
         words = (self.store.search_words(session_id, text, pool if mode == "hybrid" else k,
                                          before)
                  if mode in ("keyword", "hybrid") else [])
         if mode == "keyword":
-            return [Hit(message, score) for message, score in words]
+            return SearchResult([Hit(message, score) for message, score in words], mode)
         try:
             meaning = self._by_meaning(session_id, text, pool, before)
         except EmbedderFailed as exc:
-            self._fell_back(str(exc))
-            if mode == "semantic":
-                words = self.store.search_words(session_id, text, k, before)
-            return [Hit(message, score) for message, score in words[:k]]
-        if self.index_error is not None:  # some messages have no vector yet
-            self._fell_back(f"some messages are not embedded yet: {self.index_error}")
-        else:
-            self.note = None
+            return self._by_words(session_id, text, k, before, words, str(exc))
+        if meaning is None:
+            why = "no message of this session is embedded yet"
+            if self.index_error is not None:
+                why += f" ({self.index_error})"
+            return self._by_words(session_id, text, k, before, words, why)
+        note = None
+        if self.index_error is not None:  # ranked by meaning, but not everything has a vector
+            note = f"some messages are not embedded yet (found by words only): {self.index_error}"
+            self._say_once(note)
+        self.note = note
         if mode == "semantic":
             ranked = meaning[:k]
         else:
@@ -212,14 +216,29 @@ class Searcher:
         known = {m.seq: m for m, _ in words}
         missing = [seq for seq, _ in ranked if seq not in known]
         known.update((m.seq, m) for m in self.store.messages_at(session_id, missing))
-        return [Hit(known[seq], score) for seq, score in ranked if seq in known]
+        return SearchResult([Hit(known[seq], score) for seq, score in ranked if seq in known],
+                            mode, note)
+
+    def _by_words(self, session_id: str, text: str, k: int, before: int | None,
+                  words: list[tuple[Message, float]], why: str) -> SearchResult:
+        """The fallback: the words' ranking, and why (said once in the log)."""
+        if not words:
+            words = self.store.search_words(session_id, text, k, before)
+        self.note = f"searched by words only: {why}"
+        self._say_once(self.note)
+        return SearchResult([Hit(m, score) for m, score in words[:k]], "keyword", self.note)
 
     def _by_meaning(self, session_id: str, text: str, limit: int,
-                    before: int | None) -> list[tuple[int, float]]:
+                    before: int | None) -> list[tuple[int, float]] | None:
+        """``(seq, cosine)`` best first; None when the session has no vector at all."""
         import numpy as np
 
         vectors = self.vectors.get(session_id)
-        if vectors is None or vectors.matrix is None or not text.strip():
+        if vectors is None:
+            return []
+        if vectors.matrix is None:
+            return None if self.store.history(session_id, 0, 1) else []
+        if not text.strip():
             return []
         query = call_with_deadline(lambda: self.embedder.embed_query(text[:MAX_EMBED_CHARS]),
                                    self.timeout, "the embedder")
@@ -236,11 +255,11 @@ class Searcher:
         top = top[np.lexsort((seqs[top], -scores[top]))]
         return [(int(seqs[i]), float(scores[i])) for i in top]
 
-    def _fell_back(self, why: str) -> None:
-        note = f"searched by words only: {why}"
-        if self.note != note:  # said once, until the reason changes
+    def _say_once(self, note: str) -> None:
+        """Log a note once, until its text changes."""
+        if note != self._said:
+            self._said = note
             log.warning("motorhead: %s", note)
-        self.note = note
 
 
 class Indexer:

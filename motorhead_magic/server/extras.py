@@ -73,10 +73,8 @@ async def search(request: Request) -> Response:
     if mode in ("semantic", "hybrid") and not semantic(request):
         raise ApiError(400, f"{mode} search needs an embedder, and this server has none:"
                             " start it with --long-term-memory --embeddings local")
-    memory = memory_of(request)
-    hits = await memory.asearch(sid, text, k, mode=mode, before=before)
-    return JSONResponse({"hits": [h.to_dict() for h in hits],
-                         "note": getattr(memory, "search_note", None)})
+    result = await memory_of(request).asearch_result(sid, text, k, mode=mode, before=before)
+    return JSONResponse(result.to_dict())
 
 
 async def _wait(request: Request, sid: str | None) -> Response:

@@ -120,8 +120,11 @@ SCHEMAS: dict[str, Any] = {
                                 " semantic and hybrid need one (--embeddings)"},
         "before": {"type": ["integer", "null"],
                    "description": "only messages with a smaller seq"}}},
-    "SearchResult": {"type": "object", "required": ["hits", "note"], "properties": {
+    "SearchResult": {"type": "object", "required": ["hits", "ranking", "note"], "properties": {
         "hits": {"type": "array", "items": _ref("Hit"), "description": "best first"},
+        "ranking": {"type": "string", "enum": ["keyword", "semantic", "hybrid"],
+                    "description": "the ranking that ordered the hits (keyword when the"
+                                   " embedder failed)"},
         "note": {"type": ["string", "null"],
                  "description": "why the search fell back to words, if it did"}}},
     "Retrieved": {"type": "object", "required": ["role", "content", "dist"], "properties": {

@@ -85,24 +85,16 @@ async def retrieval(request: Request) -> Response:
         return PlainTextResponse("Long term memory is disabled", status_code=400)
     sid = parsing.session_id(request)
     text = parsing.retrieval_text(await parsing.read_json(request))
-    memory = memory_of(request)
     mode = "semantic" if semantic(request) else "keyword"
-    hits = await memory.asearch(sid, text, RETRIEVAL_HITS, mode=mode)
-    by_meaning = mode == "semantic" and not fell_back_to_words(memory)
+    result = await memory_of(request).asearch_result(sid, text, RETRIEVAL_HITS, mode=mode)
+    by_meaning = result.ranking == "semantic"
     return JSONResponse([
         {"role": h.message.role, "content": h.message.content,
          "dist": cosine_distance(h.score) if by_meaning else 1.0 / (1.0 + max(h.score, 0.0))}
-        for h in hits])
+        for h in result.hits])
 
 
 def cosine_distance(cosine: float) -> float:
     """1 - cosine, kept in [0, 2] (float rounding can put a cosine a hair past 1)."""
     return min(2.0, max(0.0, 1.0 - cosine))
 
-
-def fell_back_to_words(memory: Memory) -> bool:
-    """Whether the last search answered by words although asked for meaning (the
-    embedder failed or hung). The memory says why in ``search_note``; a note about
-    messages not embedded yet still means the ranking was by meaning."""
-    note = getattr(memory, "search_note", None)
-    return isinstance(note, str) and "not embedded yet" not in note
