@@ -233,8 +233,7 @@ def recall_messages(memory: Memory, view: MemoryView, human_input: str, k: int) 
         return found
     found.messages = sorted((hit.message for hit in hits if hit.message.seq < before),
                             key=lambda m: m.seq)
-    if getattr(memory, "embedder", None) is not None:
-        found.note = getattr(memory, "search_note", None)
+    found.note = getattr(memory, "search_note", None)  # fell back to words: why
     return found
 
 

@@ -247,3 +247,24 @@ def test_in_a_notebook_the_note_stays_as_the_status_line_above_the_reply(ip, cha
     shown.shown.clear()
     cell(ip, "Which city do I live in?")  # recall 0: no search, no note, preview cleared
     assert cleared == [1] and not any("recall" in str(item) for item in shown.shown)
+
+
+def test_recall_by_meaning_and_its_fallback_to_words_is_noted(sqlite_url):
+    from tests.fakes import WordEmbeddings
+
+    words = WordEmbeddings(dimension=1024)
+    with mh.connect(sqlite_url, window_size=4, embeddings=words) as memory:
+        memory.add("s", [{"role": "Human", "content": "My puppy is called Rex."},
+                         {"role": "AI", "content": "Cute."}])
+        chat_about(memory)
+        memory.wait("s")
+        model, notes = RecordingChat(responses=["Rex."]), []
+        run_turn(memory, "s", "What is my hound called?", model, recall=1, on_note=notes.append)
+        assert "Human: My puppy is called Rex." in model.calls[-1][0].content  # by meaning
+        assert notes == []
+        words.fail = True
+        run_turn(memory, "s", "Where do I live?", model, recall=1, on_note=notes.append)
+        assert notes and notes[0].startswith("recall: searched by words only")
+        assert DATED.search(model.calls[-1][0].content)  # the words still found it
+        record = memory.history("s")[-1].metadata["seen"]
+        assert record["recall"]["note"].startswith("searched by words only")
