@@ -43,7 +43,7 @@ def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     code = [c for c in notebook.cells if c.cell_type == "code"]
     turns = [c for c in code if c.source.startswith("%%motorhead")]
-    assert len(turns) == 7
+    assert len(turns) == 8
     for cell in turns:
         (result,) = cell.outputs  # the streamed preview gave way to the reply itself
         assert result.output_type == "execute_result"
@@ -55,5 +55,15 @@ def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
     assert "14 messages, window shows" in memories[1] and "(window size 4)" in memories[1]
     assert "_no summary yet_" not in memories[1]
     assert re.search(r"session 'quickstart': [1-9][0-9]* summaries\n", memories[1])
+    # recall: the fact (#6, "I live in Lisbon ...") left the window; the turn got it back
+    (seen,) = [_texts(c) for c in code if c.source.startswith("%motorhead seen")]
+    first = seen.strip().splitlines()[0]
+    assert re.search(r"recalled (#\d+, )*#6\b", first)
+    assert "Earlier messages that may be relevant:" in seen
+    assert re.search(r"\[\d{4}-\d\d-\d\d \d\d:\d\d\] Human: I live in Lisbon", seen)
+    (search,) = [_texts(c) for c in code if c.source.startswith("%motorhead search")]
+    assert "in session 'quickstart' for 'Lisbon bass', best first (keyword search)" in search
+    assert "I live in Lisbon and I play the bass guitar." in search
+    assert re.search(r"also recalled (#\d+, )*#6\b", _texts(code[-1]))  # the panel's text
     export = next(c for c in code if c.source.startswith("messages["))
     assert "True" in _texts(export) and "False" in _texts(export)  # some folded, some not
