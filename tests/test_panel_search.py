@@ -93,7 +93,7 @@ def test_switching_sessions_clears_the_hits_and_searches_the_new_one(memory, pan
 def test_a_failing_search_shows_an_error_not_an_exception(memory, panels, monkeypatch) -> None:
     fill(memory)
     panel = panels(memory, "s")
-    monkeypatch.setattr(memory, "search", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(memory, "search_result", lambda *a, **k: 1 / 0)
     panel._search.field.value = "Lisbon"
     assert "Search failed: ZeroDivisionError" in panel._search.results.value
     assert "mhp-error" in panel._search.results.value
@@ -121,7 +121,7 @@ def test_the_last_turns_recalled_messages_show_under_the_window(memory, panels) 
 def test_a_turn_whose_search_failed_says_so_in_the_panel(memory, panels, monkeypatch) -> None:
     fill(memory)
     panel = panels(memory, "s", send=sender(memory, recall=3))
-    monkeypatch.setattr(memory, "search", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(memory, "search_result", lambda *a, **k: 1 / 0)
     panel._prompt.value = "Which city do I live in?"
     panel._send_button.click()
     assert memory.history("s")[-1].content == "You live in Lisbon."  # the turn was stored

@@ -225,15 +225,15 @@ def recall_messages(memory: Memory, view: MemoryView, human_input: str, k: int) 
     if not k or before <= 0:
         return found
     try:
-        hits = memory.search(view.session_id, human_input, k, before=before)
+        result = memory.search_result(view.session_id, human_input, k, before=before)
     except Exception as exc:  # noqa: BLE001 - recall is a help, never a reason to fail
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         found.skipped = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
         log.warning("motorhead: recall skipped for %r: %s", view.session_id, found.skipped)
         return found
-    found.messages = sorted((hit.message for hit in hits if hit.message.seq < before),
+    found.messages = sorted((hit.message for hit in result.hits if hit.message.seq < before),
                             key=lambda m: m.seq)
-    found.note = getattr(memory, "search_note", None)  # fell back to words: why
+    found.note = result.note  # e.g. why it fell back to words
     return found
 
 

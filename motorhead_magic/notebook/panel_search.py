@@ -97,12 +97,12 @@ class SearchBox:
             self.results.value = note_html("No session to search: pick one first.", True)
         else:
             try:
-                hits = memory.search(session_id, text, self.k)
+                found = memory.search_result(session_id, text, self.k)
             except Exception as exc:  # a failing search must not break the panel
                 self.results.value = note_html(f"Search failed: {type(exc).__name__}: {exc}",
                                                True)
                 return
-            self.results.value = hits_html(hits, text, getattr(memory, "search_note", None))
+            self.results.value = hits_html(found.hits, text, found.note)
 
     def clear(self) -> None:
         """Another session is shown: its hits would mislead."""

@@ -162,7 +162,7 @@ def test_a_broken_search_never_fails_the_turn(memory, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("index is on fire\nsecond line")
 
-    monkeypatch.setattr(memory, "search", broken)
+    monkeypatch.setattr(memory, "search_result", broken)
     notes = []
     model = RecordingChat(responses=["I do not know."])
     reply = run_turn(memory, "s", "Which city do I live in?", model, recall=3,
@@ -222,7 +222,7 @@ def test_bad_recall_values_are_one_line_usage_errors(ip, chat):
 
 def test_a_broken_search_says_so_once_and_the_turn_is_stored(ip, chat, monkeypatch, capsys):
     memory = fill(ip)
-    monkeypatch.setattr(memory, "search", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(memory, "search_result", lambda *a, **k: 1 / 0)
     ip.run_line_magic("config", "MotorheadMagics.recall = 2")
     reply = cell(ip, "Which city do I live in?")
     assert str(reply) == memory.history("default")[-1].content
@@ -234,7 +234,7 @@ def test_in_a_notebook_the_note_stays_as_the_status_line_above_the_reply(ip, cha
     from tests.magics.test_magics import _Displays
 
     memory = fill(ip)
-    monkeypatch.setattr(memory, "search", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(memory, "search_result", lambda *a, **k: 1 / 0)
     shown, cleared = _Displays(), []
     monkeypatch.setattr(magics(ip).state, "kernel", True)
     monkeypatch.setattr("IPython.display.display", shown.display)

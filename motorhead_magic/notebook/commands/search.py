@@ -35,11 +35,11 @@ def search(state: NotebookState, args: argparse.Namespace) -> Any:
             raise UsageError(f"%motorhead search: {mode} search needs an embedder: "
                              "%config MotorheadMagics.embeddings = 'local' (or --mode keyword)")
     text = " ".join(args.text)
-    hits = memory.search(session_id, text, args.k, mode=mode)
-    note = getattr(memory, "search_note", None) if mode != "keyword" else None
-    report = SearchReport(hits, text=text, session_id=session_id, mode=mode, note=note)
+    found = memory.search_result(session_id, text, args.k, mode=mode)
+    report = SearchReport(found.hits, text=text, session_id=session_id, mode=found.ranking,
+                          note=found.note)
     if args.output:
         state.user_ns[args.output] = report.frame
-        print(report.headline() + (f"\nnote: {note}" if note else ""))
+        print(report.headline() + (f"\nnote: {found.note}" if found.note else ""))
         return None
     return report
