@@ -26,6 +26,46 @@ export interface ISessionPage {
   query: string;
 }
 
+/** One matching line of a search: the message cut to ~200 characters around its first
+ * match ("…" where cut), with the matched words as [start, end) code-point offsets. */
+export interface ISearchHit {
+  seq: number;
+  role: string;
+  content: string;
+  marks: [number, number][];
+  score: number;
+  created_at: string;
+  summarized: boolean;
+}
+
+/** A session found by a search: its list row, whether its id matched, its matching lines. */
+export interface ISearchResult extends ISessionInfo {
+  id_match: boolean;
+  /** The best hit's score, null when only the id matched. */
+  score: number | null;
+  hits: ISearchHit[];
+}
+
+/** A page of search results: ids first (newest first), then contents by best score. */
+export interface ISearchPage {
+  sessions: ISearchResult[];
+  total: number;
+  page: number;
+  size: number;
+  pages: number;
+  query: string;
+  id_matches: number;
+  content_matches: number;
+  /** Sessions whose messages were searched (the newest first). */
+  searched: number;
+  /** Sessions in the store. */
+  session_count: number;
+  /** Some sessions' messages were not searched (the scan is bounded). */
+  truncated: boolean;
+  /** The query's words, as the word index takes them (none: messages not searched). */
+  words: string[];
+}
+
 export interface IMessage {
   session_id: string;
   seq: number;
@@ -133,6 +173,16 @@ export function listSessions(
   q: string
 ): Promise<ISessionPage> {
   return request<ISessionPage>('sessions', { page, size, q });
+}
+
+/** Sessions by id or by what their messages say; `signal` aborts a superseded search. */
+export function searchSessions(
+  page: number,
+  size: number,
+  q: string,
+  signal?: AbortSignal
+): Promise<ISearchPage> {
+  return request<ISearchPage>('search', { page, size, q }, { signal });
 }
 
 export function getSession(id: string): Promise<ISessionDetail> {

@@ -6,8 +6,15 @@
  *
  * While visible, the list and the open session re-read the store every POLL_MS
  * and re-render only what changed, so turns from kernels and summaries that land
- * show up. The sidebar serves the store, not a kernel: it says what the store
- * knows (counts, the summary point, messages after it), never a window size.
+ * show up.
+ *
+ * Typing in the search box finds sessions by id and by what their messages say
+ * (the server's `/search`): each result shows its matching lines with the matched
+ * words in <mark>, and a line opens the session at that message. Results are a
+ * snapshot (not polled: a search may scan thousands of sessions); ⟳ runs it again.
+ *
+ * The sidebar serves the store, not a kernel: it says what the store knows (counts,
+ * the summary point, messages after it), never a window size.
  */
 import { Dialog, showDialog, showErrorMessage } from '@jupyterlab/apputils';
 import { Message } from '@lumino/messaging';
@@ -18,11 +25,15 @@ import {
   IHistoryPage,
   IMessage,
   ISessionDetail,
+  ISearchHit,
+  ISearchPage,
+  ISearchResult,
   ISessionInfo,
   deleteSession,
   getHistory,
   getSession,
-  listSessions
+  listSessions,
+  searchSessions
 } from './api';
 
 const PAGE_SIZE = 50;
@@ -31,6 +42,12 @@ const HISTORY_LIMIT = 100;
 const POLL_MS = 10_000;
 /** Within this many pixels of the end, the log counts as "at the newest message". */
 const AT_END_PX = 24;
+/** Opening a search hit loads older pages of this size until its message is shown... */
+const REVEAL_PAGE = 500;
+/** ...at most this many of them (then "Load older" is the way further back). */
+const REVEAL_PAGES = 10;
+/** What the keyboard moves through in the list: sessions and their matching lines. */
+const FOCUSABLE = '.mh-session-item, .mh-hit';
 
 /** Build an element with a class and optional text in one line. */
 function el<K extends keyof HTMLElementTagNameMap>(
@@ -57,6 +74,44 @@ function when(iso: string | null): string {
   return iso
     ? new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })
     : '—';
+}
+
+/**
+ * `text` as DOM nodes with the `[start, end)` spans (in code points, as the server
+ * counts) wrapped in <mark>. Only text nodes are made from `text`: user text is never
+ * parsed as HTML. Spans out of order or out of range are ignored.
+ */
+export function markedText(text: string, marks: [number, number][]): DocumentFragment {
+  const chars = Array.from(text);
+  const fragment = document.createDocumentFragment();
+  let at = 0;
+  for (const [start, end] of marks) {
+    if (start < at || end <= start || end > chars.length) {
+      continue;
+    }
+    if (start > at) {
+      fragment.append(chars.slice(at, start).join(''));
+    }
+    fragment.appendChild(el('mark', 'mh-mark', chars.slice(start, end).join('')));
+    at = end;
+  }
+  if (at < chars.length) {
+    fragment.append(chars.slice(at).join(''));
+  }
+  return fragment;
+}
+
+/** Where `query` occurs in `id` (case-insensitive, as the server matches ids), as a
+ * code-point span; none when case folding changes the id's length. */
+export function idMarks(id: string, query: string): [number, number][] {
+  const lower = id.toLowerCase();
+  const needle = query.toLowerCase();
+  const at = lower.length === id.length && needle ? lower.indexOf(needle) : -1;
+  if (at < 0) {
+    return [];
+  }
+  const start = Array.from(id.slice(0, at)).length;
+  return [[start, start + Array.from(id.slice(at, at + needle.length)).length]];
 }
 
 function count(n: number, one: string, many: string): string {
@@ -118,8 +173,10 @@ export class MotorheadSidebar extends Widget {
     header.appendChild(el('h2', 'mh-title', 'Motörhead'));
     this.search = el('input', 'jp-mod-styled mh-search');
     this.search.type = 'search';
-    this.search.placeholder = 'Search sessions…';
+    this.search.placeholder = 'Search sessions and messages…';
+    this.search.setAttribute('aria-label', 'Search sessions by name or message text');
     this.search.addEventListener('input', () => this.onSearch());
+    this.search.addEventListener('keydown', ev => this.onSearchKey(ev));
     const refresh = button('⟳', 'mh-refresh', 'Refresh sessions');
     refresh.addEventListener('click', () => void this.refresh());
     const bar = el('div', 'mh-toolbar');
@@ -127,19 +184,10 @@ export class MotorheadSidebar extends Widget {
     header.appendChild(bar);
 
     this.listView = el('div', 'mh-list-view');
+    this.status.setAttribute('role', 'status'); // read out: counts, "no matches"
     this.listView.append(header, this.status, this.list, this.pager);
-    this.list.addEventListener('click', ev => {
-      const item = (ev.target as HTMLElement).closest<HTMLElement>('.mh-session-item');
-      if (item?.dataset.sessionId !== undefined) {
-        void this.openSession(item.dataset.sessionId);
-      }
-    });
-    this.list.addEventListener('keydown', ev => {
-      const item = (ev.target as HTMLElement).closest<HTMLElement>('.mh-session-item');
-      if (ev.key === 'Enter' && item?.dataset.sessionId !== undefined) {
-        void this.openSession(item.dataset.sessionId);
-      }
-    });
+    this.list.addEventListener('click', ev => this.openFrom(ev.target as HTMLElement));
+    this.list.addEventListener('keydown', ev => this.onListKey(ev));
     this.pager.addEventListener('click', ev => {
       const step = (ev.target as HTMLElement).closest<HTMLElement>('[data-step]');
       if (step && !(step as HTMLButtonElement).disabled) {
@@ -155,6 +203,7 @@ export class MotorheadSidebar extends Widget {
 
   dispose(): void {
     window.clearInterval(this.timer);
+    this.searching?.abort();
     super.dispose();
   }
 
@@ -194,9 +243,15 @@ export class MotorheadSidebar extends Widget {
       return this.pollSession(true);
     }
     const ticket = ++this.ticket;
+    this.searching?.abort(); // a newer request wins: the server stops scanning for it
+    this.searching = null;
+    const q = this.search.value.trim();
+    if (q) {
+      return this.runSearch(q, ticket);
+    }
     this.status.textContent = 'Loading…';
     try {
-      const page = await listSessions(this.page, PAGE_SIZE, this.search.value.trim());
+      const page = await listSessions(this.page, PAGE_SIZE, q);
       if (ticket !== this.ticket) {
         return; // a newer request won
       }
@@ -220,6 +275,9 @@ export class MotorheadSidebar extends Widget {
     if (this.currentSession !== null) {
       return this.pollSession(false);
     }
+    if (this.search.value.trim()) {
+      return; // search results are a snapshot: ⟳ runs the search again
+    }
     const ticket = this.ticket;
     try {
       const page = await listSessions(this.page, PAGE_SIZE, this.search.value.trim());
@@ -234,13 +292,29 @@ export class MotorheadSidebar extends Widget {
   }
 
   showList(): void {
+    const from = this.shownSession;
     this.sessionView.hidden = true;
     this.listView.hidden = false;
-    void this.refresh();
+    // Back where the user was: the session just left keeps the keyboard focus.
+    void this.refresh().then(() => {
+      if (this.currentSession === null && from !== null) {
+        this.list
+          .querySelector<HTMLElement>(`.mh-session-item[data-session-id="${CSS.escape(from)}"]`)
+          ?.focus();
+      }
+    });
   }
 
-  async openSession(id: string): Promise<void> {
+  /**
+   * Show a session: its summary, facts and newest messages. With `seq` (a search
+   * hit), older pages load until that message is there; it is scrolled to, marked
+   * and focused.
+   */
+  async openSession(id: string, seq?: number): Promise<void> {
     const ticket = ++this.ticket;
+    this.searching?.abort();
+    this.searching = null;
+    this.foundSeq = seq ?? null;
     this.shownSession = id;
     this.shownSessionKey = '';
     this.log = null;
@@ -254,6 +328,9 @@ export class MotorheadSidebar extends Widget {
       ]);
       if (ticket === this.ticket) {
         this.renderSession(detail, history);
+        if (seq !== undefined) {
+          await this.reveal(id, seq, ticket);
+        }
       }
     } catch (err) {
       if (ticket === this.ticket) {
@@ -330,6 +407,141 @@ export class MotorheadSidebar extends Widget {
     }, 200);
   }
 
+  /** ↓ goes from the search box into the results; Escape clears the search. */
+  private onSearchKey(ev: KeyboardEvent): void {
+    if (ev.key === 'ArrowDown') {
+      const first = this.list.querySelector<HTMLElement>(FOCUSABLE);
+      if (first) {
+        ev.preventDefault();
+        first.focus();
+      }
+    } else if (ev.key === 'Escape' && this.search.value) {
+      ev.preventDefault();
+      ev.stopPropagation();
+      this.search.value = '';
+      window.clearTimeout(this.searchTimer);
+      this.page = 1;
+      void this.refresh();
+    }
+  }
+
+  /** Enter or Space opens; ↑ and ↓ move through sessions and their matching lines. */
+  private onListKey(ev: KeyboardEvent): void {
+    const target = ev.target as HTMLElement;
+    if (ev.key === 'Enter' || (ev.key === ' ' && target.matches(FOCUSABLE))) {
+      if (this.openFrom(target)) {
+        ev.preventDefault();
+      }
+    } else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      const all = Array.from(this.list.querySelectorAll<HTMLElement>(FOCUSABLE));
+      const at = all.indexOf(target.closest<HTMLElement>(FOCUSABLE)!);
+      const next = at + (ev.key === 'ArrowDown' ? 1 : -1);
+      ev.preventDefault();
+      if (next < 0) {
+        this.search.focus();
+      } else if (next < all.length) {
+        all[next].focus();
+      }
+    }
+  }
+
+  /** Open what `target` is in: a matching line at its message, else its session. */
+  private openFrom(target: HTMLElement): boolean {
+    const hit = target.closest<HTMLElement>('.mh-hit');
+    const item = target.closest<HTMLElement>('.mh-session-item');
+    const id = item?.dataset.sessionId;
+    if (id === undefined) {
+      return false;
+    }
+    void this.openSession(id, hit ? Number(hit.dataset.seq) : undefined);
+    return true;
+  }
+
+  /** Run the search on screen; only the newest request's answer is shown. */
+  private async runSearch(q: string, ticket: number): Promise<void> {
+    const searching = new AbortController();
+    this.searching = searching;
+    this.status.textContent = 'Searching…';
+    try {
+      const page = await searchSessions(this.page, PAGE_SIZE, q, searching.signal);
+      if (ticket !== this.ticket) {
+        return;
+      }
+      if (page.page > page.pages && page.total > 0) {
+        this.page = page.pages;
+        return this.refresh();
+      }
+      this.shownList = JSON.stringify(page);
+      this.renderSearch(page);
+    } catch (err) {
+      if (ticket === this.ticket && !searching.signal.aborted) {
+        this.status.textContent = `Could not search: ${(err as Error).message}`;
+      }
+    } finally {
+      if (this.searching === searching) {
+        this.searching = null;
+      }
+    }
+  }
+
+  /** What a search found and where it looked, in one line. */
+  private searchStatus(page: ISearchPage): string {
+    const q = `"${page.query}"`;
+    const found =
+      page.total === 0
+        ? `No session or message matches ${q}.`
+        : `${count(page.total, 'session matches', 'sessions match')} ${q}`;
+    if (page.words.length === 0) {
+      return `${found} (session names only: no words to look for in messages)`;
+    }
+    if (page.truncated) {
+      return (
+        `${found} · messages searched in the ${page.searched.toLocaleString()} most ` +
+        `recently written of ${count(page.session_count, 'session', 'sessions')}`
+      );
+    }
+    return found;
+  }
+
+  private renderSearch(page: ISearchPage): void {
+    this.status.textContent = this.searchStatus(page);
+    const fragment = document.createDocumentFragment();
+    for (const s of page.sessions) {
+      fragment.appendChild(this.resultNode(s, page.query));
+    }
+    this.list.replaceChildren(fragment);
+    this.renderPager(page.page, page.pages);
+  }
+
+  /** A session row, its id's match marked, and its matching lines under it. */
+  private resultNode(s: ISearchResult, query: string): HTMLElement {
+    const item = this.sessionNode(s, s.id_match ? idMarks(s.session_id, query) : []);
+    item.classList.add('mh-search-result');
+    item.classList.toggle('mh-id-match', s.id_match);
+    if (s.hits.length > 0) {
+      const hits = el('ul', 'mh-hits');
+      hits.setAttribute('aria-label', `Matching messages in ${s.session_id}`);
+      for (const h of s.hits) {
+        hits.appendChild(this.hitNode(h));
+      }
+      item.appendChild(hits);
+    }
+    return item;
+  }
+
+  private hitNode(h: ISearchHit): HTMLElement {
+    const hit = el('li', 'mh-hit');
+    hit.dataset.seq = String(h.seq);
+    hit.tabIndex = 0;
+    hit.title = `Open at message #${h.seq.toLocaleString()} (${when(h.created_at)})`;
+    const meta = el('span', 'mh-hit-meta');
+    meta.append(el('span', 'mh-role', h.role), ` #${h.seq.toLocaleString()}`);
+    const text = el('span', 'mh-hit-text');
+    text.appendChild(markedText(h.content, h.marks));
+    hit.append(meta, text);
+    return hit;
+  }
+
   private renderList(
     sessions: ISessionInfo[],
     total: number,
@@ -345,31 +557,42 @@ export class MotorheadSidebar extends Widget {
         : `${total.toLocaleString()} session${total === 1 ? '' : 's'}`;
     const fragment = document.createDocumentFragment();
     for (const s of sessions) {
-      const item = el('li', 'mh-session-item');
-      item.dataset.sessionId = s.session_id;
-      item.title = s.session_id;
-      item.tabIndex = 0;
-      const row = el('div', 'mh-session-row');
-      row.appendChild(el('div', 'mh-session-id', s.session_id));
-      const from = lineage(s);
-      if (from !== null) {
-        const badge = el('span', 'mh-fork-badge', 'fork');
-        badge.title = from.join('');
-        row.appendChild(badge);
-        item.title = `${s.session_id}\n${from.join('')}`;
-      }
-      item.append(
-        row,
-        el(
-          'div',
-          'mh-session-meta',
-          `${count(s.messages, 'message', 'messages')} · ` +
-            `${count(s.summaries, 'summary', 'summaries')} · ${when(s.last_write)}`
-        )
-      );
-      fragment.appendChild(item);
+      fragment.appendChild(this.sessionNode(s));
     }
     this.list.replaceChildren(fragment);
+    this.renderPager(page, pages);
+  }
+
+  /** One session of the list: its id (with `marks`), fork badge, counts, last write. */
+  private sessionNode(s: ISessionInfo, marks: [number, number][] = []): HTMLElement {
+    const item = el('li', 'mh-session-item');
+    item.dataset.sessionId = s.session_id;
+    item.title = s.session_id;
+    item.tabIndex = 0;
+    const row = el('div', 'mh-session-row');
+    const name = el('div', 'mh-session-id');
+    name.appendChild(markedText(s.session_id, marks));
+    row.appendChild(name);
+    const from = lineage(s);
+    if (from !== null) {
+      const badge = el('span', 'mh-fork-badge', 'fork');
+      badge.title = from.join('');
+      row.appendChild(badge);
+      item.title = `${s.session_id}\n${from.join('')}`;
+    }
+    item.append(
+      row,
+      el(
+        'div',
+        'mh-session-meta',
+        `${count(s.messages, 'message', 'messages')} · ` +
+          `${count(s.summaries, 'summary', 'summaries')} · ${when(s.last_write)}`
+      )
+    );
+    return item;
+  }
+
+  private renderPager(page: number, pages: number): void {
     const prev = button('‹ Prev', 'mh-prev');
     prev.dataset.step = '-1';
     prev.disabled = page <= 1;
@@ -516,8 +739,48 @@ export class MotorheadSidebar extends Widget {
     log.scrollTop = log.scrollHeight;
   }
 
+  /** Load older pages until message `seq` is in the log (a bounded number), then
+   * scroll it to the middle of the log, mark it and focus it. */
+  private async reveal(id: string, seq: number, ticket: number): Promise<void> {
+    const log = this.log!;
+    const find = () => log.querySelector<HTMLElement>(`.mh-message[data-seq="${seq}"]`);
+    try {
+      for (let round = 0; round < REVEAL_PAGES && !find(); round++) {
+        const cursor = this.olderCursor;
+        if (cursor === null || seq >= cursor) {
+          break;
+        }
+        const older = await getHistory(id, cursor, REVEAL_PAGE);
+        if (ticket !== this.ticket || log !== this.log) {
+          return; // the user moved on
+        }
+        log.querySelector(':scope > .mh-load-older')?.remove();
+        this.appendHistory(log, older, id);
+      }
+    } catch (err) {
+      if (ticket === this.ticket && log === this.log) {
+        this.showNote(`Could not load message #${seq}: ${(err as Error).message}`);
+      }
+      return;
+    }
+    const node = find();
+    if (!node) {
+      this.showNote(`Message #${seq.toLocaleString()} is further back: use "Load older".`);
+      return;
+    }
+    node.classList.add('mh-found');
+    this.scrollPending = false;
+    const box = log.getBoundingClientRect();
+    const at = node.getBoundingClientRect();
+    log.scrollTop += at.top - box.top - Math.max(0, (log.clientHeight - at.height) / 2);
+    node.focus({ preventScroll: true });
+  }
+
   /** Put one history page into the log, with "Load older" above it when there is more. */
   private appendHistory(log: HTMLElement, page: IHistoryPage, id: string): void {
+    if (log === this.log) {
+      this.olderCursor = page.next_cursor; // pages go in oldest last
+    }
     const fragment = document.createDocumentFragment();
     if (page.next_cursor !== null) {
       const more = button(
@@ -554,6 +817,10 @@ export class MotorheadSidebar extends Widget {
     const item = el('li', `mh-message mh-role-${m.role.toLowerCase().replace(/\W/g, '')}`);
     if (summarized) {
       item.classList.add('mh-summarized');
+    }
+    if (m.seq === this.foundSeq) {
+      item.classList.add('mh-found'); // the search hit it was opened at
+      item.tabIndex = -1;
     }
     item.dataset.seq = String(m.seq);
     const meta = el('div', 'mh-message-meta');
@@ -592,4 +859,10 @@ export class MotorheadSidebar extends Widget {
   private shownTotal = 0;
   private shownMessages = new Map<number, IMessage>();
   private scrollPending = false;
+  /** The oldest loaded page's next_cursor: where "Load older" goes on. */
+  private olderCursor: number | null = null;
+  /** The message a search hit opened the session at. */
+  private foundSeq: number | null = null;
+  /** The search in flight, aborted when a newer request starts. */
+  private searching: AbortController | null = null;
 }

@@ -1,7 +1,8 @@
-"""The "Motörhead" sidebar in a real JupyterLab and Chromium: list, open, search,
-the session view (at the newest message, refreshing itself, what the store knows),
-"Open in notebook" and the palette's cell, Markdown highlighting of the cell,
-delete, palette, themes."""
+"""The "Motörhead" sidebar in a real JupyterLab and Chromium: list, open, search (by
+name and by message content, opening a session at the matching message), the session
+view (at the newest message, refreshing itself, what the store knows), "Open in
+notebook" and the palette's cell, Markdown highlighting of the cell, delete, palette,
+themes."""
 
 from __future__ import annotations
 
@@ -254,8 +255,15 @@ def test_many_sessions_are_paged(page: Any, lab: Lab) -> None:
     page.wait_for_selector(item("bulk-59"), state="detached")
     assert page.locator(".mh-session-item").count() == total - 50
     page.fill(".mh-search", "bulk-0")  # a search starts again at page 1
-    page.wait_for_selector(".mh-status:text-is('10 sessions')")
-    assert page.locator(".mh-session-item").count() == 10
+    # Names first (newest first), then sessions whose messages have the words (here
+    # "0", in "hello 0" and other tests' "question 0").
+    page.wait_for_selector(".mh-status:has-text('match \"bulk-0\"')")
+    named = page.locator(".mh-session-item.mh-id-match")
+    assert named.count() == 10
+    assert [named.nth(i).get_attribute("data-session-id") for i in range(10)] == [
+        f"bulk-{i:02d}" for i in range(9, -1, -1)]
+    assert page.locator(".mh-session-item").nth(9).get_attribute("data-session-id") == "bulk-00"
+    assert page.inner_text(f"{item('bulk-05')} mark") == "bulk-0"
     assert page.is_hidden(".mh-pager")
 
 
@@ -430,3 +438,101 @@ def test_a_fork_links_to_its_parent(page: Any, lab: Lab) -> None:
     assert page.locator(".mh-lineage").count() == 0  # the parent is no fork
     page.click(".mh-back")
     page.wait_for_selector(item("riff source take 2"))
+
+
+def test_search_finds_a_word_inside_a_message_and_opens_the_session_there(
+        page: Any, lab: Lab) -> None:
+    """Typing a word that is only inside a message shows its session with the matching
+    line, the word in <mark> (user text stays text, never HTML); a click opens the
+    session scrolled to that message; the keyboard does the same; Escape goes back to
+    the plain list; a word found nowhere says so."""
+    memory = lab.memory()
+    lines = [f"rehearsal note {i}" for i in range(300)]
+    lines[42] = ("<img src=x onerror=\"window.mhPwned=1\"> the Xylophones come in after"
+                 " the <b>solo</b>")
+    memory.add("tour diary", [{"role": "Human" if i % 2 == 0 else "AI", "content": line}
+                              for i, line in enumerate(lines)])
+    memory.add("set list", [{"role": "Human", "content": "no percussion here"}])
+    memory.close()
+    open_sidebar(page)
+    page.fill(".mh-search", "xylophone")
+    result = page.locator(".mh-search-result")
+    result.first.wait_for()
+    page.wait_for_selector(".mh-status:text-is('1 session matches \"xylophone\"')")
+    assert result.count() == 1 and result.first.get_attribute("data-session-id") == "tour diary"
+    hit = result.first.locator(".mh-hit")
+    assert hit.count() == 1 and hit.get_attribute("data-seq") == "42"
+    assert hit.locator("mark").all_inner_texts() == ["Xylophones"]  # stemmed, as it matched
+    text = hit.locator(".mh-hit-text").inner_text()
+    assert text.startswith("<img src=x") and "<b>solo</b>" in text  # shown, not parsed
+    assert page.locator(".mh-sidebar img, .mh-sidebar b").count() == 0
+    assert page.evaluate("() => window.mhPwned") is None
+    assert "300 messages" in result.first.inner_text()
+    shot(page, "sidebar-search")
+
+    hit.click()
+    page.wait_for_selector(".mh-session-title:text-is('tour diary')")
+    found = '.mh-message.mh-found[data-seq="42"]'  # older than the first page: loaded
+    page.wait_for_selector(found)
+    assert page.locator(".mh-message.mh-found").count() == 1
+    assert in_view(page, found)
+    assert "Xylophones" in page.inner_text(found)
+    shot(page, "sidebar-search-opened")
+
+    page.click(".mh-back")  # back to the results, the session just left focused
+    page.wait_for_selector(".mh-hit[data-seq='42']")
+    page.wait_for_function("() => document.activeElement?.dataset?.sessionId === 'tour diary'")
+    page.focus(".mh-search")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("() => document.activeElement.dataset.sessionId") == "tour diary"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("() => document.activeElement.dataset.seq") == "42"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(found)
+    page.click(".mh-back")
+    page.wait_for_selector(".mh-hit[data-seq='42']")
+
+    page.fill(".mh-search", "qwzxyv")
+    page.wait_for_selector(".mh-status:text-is('No session or message matches \"qwzxyv\".')")
+    assert page.locator(".mh-session-item").count() == 0
+
+    page.focus(".mh-search")
+    page.keyboard.press("Escape")  # an empty box: the plain paged list again
+    assert page.input_value(".mh-search") == ""
+    page.wait_for_selector(".mh-status:text-matches('^[0-9,]+ sessions?$')")
+    page.wait_for_selector(item("set list"))
+    assert page.locator(".mh-hit, .mh-search-result").count() == 0
+
+
+def test_search_results_follow_the_dark_theme(page: Any, lab: Lab) -> None:
+    memory = lab.memory()
+    memory.add("night shift", [{"role": "Human", "content": "the nocturne was lovely"}])
+    memory.close()
+    open_sidebar(page)
+    page.fill(".mh-search", "nocturne")
+    page.wait_for_selector(".mh-hit mark")
+
+    def colors() -> dict[str, str]:
+        return page.evaluate("""() => {
+            const style = sel => getComputedStyle(document.querySelector(sel));
+            return {sidebar: style('.mh-sidebar').backgroundColor,
+                    text: style('.mh-hit-text').color,
+                    mark: style('.mh-hit mark').backgroundColor,
+                    markText: style('.mh-hit mark').color};
+        }""")
+
+    light = colors()
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                  " {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_selector("#jupyterlab-splash", state="detached")
+    page.wait_for_function(f"() => getComputedStyle(document.querySelector('.mh-sidebar'))"
+                           f".backgroundColor !== '{light['sidebar']}'")
+    dark = colors()
+    assert dark["text"] != light["text"]  # light text on the dark sidebar
+    assert dark["mark"] not in ("rgba(0, 0, 0, 0)", dark["sidebar"])  # marks stay visible
+    assert dark["markText"] != dark["mark"]
+    shot(page, "sidebar-search-dark")
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                  " {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
