@@ -24,7 +24,8 @@ import pytest
 import motorhead_magic as mh
 from motorhead_magic.errors import StoreUnavailable
 from motorhead_magic.records import NewMessage
-from motorhead_magic.stores.sqlite import MIGRATIONS, SQLiteStore
+from motorhead_magic.stores.sqlite import SQLiteStore
+from motorhead_magic.stores.sqlite_schema import MIGRATIONS
 from tests.fakes import SummaryEcho
 
 ROOT = Path(__file__).resolve().parents[1]

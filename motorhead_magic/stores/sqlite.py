@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -42,93 +41,22 @@ from ..records import (
 from . import words
 from .base import EXPORT_COLUMNS, FoldState, VectorRow, fork_refused
 from .group import GroupCommit, Write
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id    TEXT PRIMARY KEY,
-    epoch         TEXT NOT NULL,
-    last_seq      INTEGER NOT NULL DEFAULT -1,
-    through_seq   INTEGER NOT NULL DEFAULT -1,
-    summary_count INTEGER NOT NULL DEFAULT 0,
-    tokens_used   INTEGER NOT NULL DEFAULT 0,
-    context       TEXT,
-    write_order   INTEGER NOT NULL,
-    last_write    INTEGER NOT NULL,
-    parent        TEXT,
-    forked_at     INTEGER
-);
-CREATE INDEX IF NOT EXISTS sessions_by_write ON sessions (write_order);
-CREATE TABLE IF NOT EXISTS messages (
-    session_id TEXT NOT NULL,
-    seq        INTEGER NOT NULL,
-    role       TEXT NOT NULL,
-    content    TEXT NOT NULL,
-    tokens     INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    metadata   TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS summaries (
-    session_id  TEXT NOT NULL,
-    idx         INTEGER NOT NULL,
-    through_seq INTEGER NOT NULL,
-    context     TEXT NOT NULL,
-    tokens_used INTEGER NOT NULL,
-    created_at  INTEGER NOT NULL,
-    usage       TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (session_id, idx)
-);
-CREATE TABLE IF NOT EXISTS namespaces (
-    namespace   TEXT NOT NULL,
-    session_id  TEXT NOT NULL,
-    write_order INTEGER NOT NULL,
-    PRIMARY KEY (namespace, session_id)
-);
-CREATE TABLE IF NOT EXISTS leases (
-    session_id TEXT PRIMARY KEY,
-    token      TEXT NOT NULL,
-    expires_at REAL NOT NULL
-);
-"""
-
-# Search (issue 13): the word index and the embeddings, added to older stores when
-# opened for writing (:func:`_add_search`), empty stand-ins when opened read-only.
-VECTORS = """
-CREATE TABLE IF NOT EXISTS vectors (
-    session_id TEXT NOT NULL,
-    seq        INTEGER NOT NULL,
-    model      TEXT NOT NULL,
-    vector     BLOB NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-"""
-
-MESSAGE_COLUMNS = "session_id, seq, role, content, tokens, created_at, metadata"
-SUMMARY_COLUMNS = "session_id, through_seq, context, tokens_used, created_at, usage"
-# Columns added after the first release: an older store gains them when opened for writing.
-MIGRATIONS = (
-    ("sessions", "parent", "TEXT"),
-    ("sessions", "forked_at", "INTEGER"),
-    ("summaries", "usage", "TEXT NOT NULL DEFAULT '{}'"),
+from .sqlite_schema import (
+    MESSAGE_COLUMNS,
+    SCHEMA,
+    SUMMARY_COLUMNS,
+    add_search,
+    legacy_views,
+    migrate,
+    schema_columns,
+    search_views,
 )
+
 INT64_MAX = 2**63 - 1  # SQLite's largest integer: a seq or a count never exceeds it
 MAX_IDLE = 4  # pooled connections kept open between calls (more are opened when busy)
 CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints while writes come
 CHECKPOINT_IDLE = 10.0  # the checkpoint thread ends after this long without writes
 CHECKPOINT_COMMITS = 200  # or sooner, after this many commits (~1,000 WAL pages)
-
-
-@cache
-def _schema_columns() -> dict[str, frozenset[str]]:
-    """Each table of :data:`SCHEMA` and its columns (read from a scratch database)."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        conn.executescript(SCHEMA)
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: frozenset(r[1] for r in conn.execute(f"PRAGMA table_info({t})"))
-                for t in tables}
-    finally:
-        conn.close()
 
 
 def _error_name(exc: sqlite3.Error) -> str:
@@ -168,61 +96,6 @@ def _summary(row: tuple) -> Summary:
     session_id, through_seq, context, tokens_used, created_at, usage = row
     return Summary(session_id, through_seq, context, tokens_used, utc_from_micros(created_at),
                    json.loads(usage) if usage else {})
-
-
-def _legacy_views(conn: sqlite3.Connection) -> list[str]:
-    """For an older store opened read-only (so :func:`_migrate` cannot run): temporary
-    views, found before the tables of the same name, that add the columns of
-    :data:`MIGRATIONS` it lacks with their default values."""
-    views = []
-    for table in dict.fromkeys(t for t, _, _ in MIGRATIONS):
-        have = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
-        added = [f"{kind.split('DEFAULT', 1)[1].strip() if 'DEFAULT' in kind else 'NULL'}"
-                 f" AS {column}" for t, column, kind in MIGRATIONS
-                 if t == table and column not in have]
-        if have and added:
-            views.append(f"CREATE TEMP VIEW {table} AS SELECT *, {', '.join(added)}"
-                         f" FROM main.{table}")
-    return views
-
-
-def _search_views(conn: sqlite3.Connection) -> list[str]:
-    """Empty temporary tables for a read-only store older than search (nothing found)."""
-    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    views = []
-    if "message_words" not in have:
-        views.append(words.SCHEMA.replace("message_words", "temp.message_words"))
-    if "vectors" not in have:
-        views.append(VECTORS.replace("TABLE IF NOT EXISTS", "TEMP TABLE IF NOT EXISTS"))
-    return views
-
-
-def _add_search(conn: sqlite3.Connection) -> None:
-    """Create the word index and the vectors table; a store older than them gets its
-    messages indexed once, in one transaction (another process may race us here)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        fresh = not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'message_words'"
-                                 ).fetchone()
-        for statement in (words.SCHEMA, VECTORS):
-            conn.execute(statement)
-        if fresh:
-            conn.execute("INSERT INTO message_words (content, scope, session_id, seq)"
-                         " SELECT m.content, ? || s.epoch, m.session_id, m.seq"
-                         " FROM messages m JOIN sessions s USING (session_id)",
-                         (words.SCOPE_PREFIX,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns of :data:`MIGRATIONS` that an older store lacks."""
-    for table, column, kind in MIGRATIONS:
-        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-        if have and column not in have:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class SQLiteStore:
@@ -272,8 +145,8 @@ class SQLiteStore:
                 conn = self._connect()
                 try:
                     conn.executescript(SCHEMA)
-                    _migrate(conn)
-                    _add_search(conn)
+                    migrate(conn)
+                    add_search(conn)
                 except BaseException:
                     conn.close()
                     raise
@@ -289,7 +162,7 @@ class SQLiteStore:
         try:
             if self.read_only:  # an older store cannot be upgraded here: views stand in
                 try:
-                    self._views = _legacy_views(conn) + _search_views(conn)
+                    self._views = legacy_views(conn) + search_views(conn)
                     for view in self._views:
                         conn.execute(view)
                 except sqlite3.Error as exc:
@@ -343,7 +216,7 @@ class SQLiteStore:
         """A file of another program (same table names, other columns) is refused at
         open, instead of failing each call with SQL errors."""
         try:
-            for table, columns in _schema_columns().items():
+            for table, columns in schema_columns().items():
                 have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
                 missing = columns - have
                 if missing:
