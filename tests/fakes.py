@@ -77,6 +77,7 @@ class WordEmbeddings:
         self.fail = fail
         self.hang = hang
         self.documents = 0
+        self.batches = 0
         self.queries = 0
 
     def _vector(self, text: str) -> list[float]:
@@ -96,6 +97,7 @@ class WordEmbeddings:
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         self.documents += len(texts)
+        self.batches += 1
         return [self._vector(t) for t in texts]
 
     def embed_query(self, text: str) -> list[float]:

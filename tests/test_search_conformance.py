@@ -284,3 +284,20 @@ def test_with_nothing_embedded_yet_meaning_falls_back_to_words(semantic_factory)
     assert result.ranking == "keyword" and seqs(result.hits) == [0]
     assert "no message of this session is embedded yet" in result.note
     assert memory.search_result("nobody", "dog", mode="semantic").hits == []
+
+
+@in_process_embedder
+def test_a_burst_of_writes_is_embedded_after_it_in_one_batch(semantic_factory):
+    import time
+
+    embedder = WordEmbeddings()
+    memory = semantic_factory(embeddings=embedder)
+    for i in range(20):  # back to back: embedding waits for the pause
+        memory.add("s", said(f"message {i} about a pet"))
+    assert embedder.documents == 0
+    deadline = time.monotonic() + 30
+    while embedder.documents < 20 and time.monotonic() < deadline:  # no wait(): by itself
+        time.sleep(0.05)
+    assert (embedder.documents, embedder.batches) == (20, 1)
+    memory.wait("s")  # the vectors' write, after the embedder's answer
+    assert len(memory.search("s", "puppy", k=20, mode="semantic")) == 20

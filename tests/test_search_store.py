@@ -108,3 +108,26 @@ def test_a_stopword_alone_does_not_make_a_message_match(tmp_path):
     with mh.connect(f"sqlite://{tmp_path / 'm.db'}") as memory:
         memory.add("s", said("I am allergic to peanuts", "the car is on level 3"))
         assert [h.message.seq for h in memory.search("s", "where is the car?")] == [1]
+
+
+def test_cached_vectors_grow_in_place_and_a_snapshot_stays_whole():
+    import numpy as np
+
+    from motorhead_magic.memory.search import DimensionChanged, _Vectors
+
+    def rows(start: int, n: int, dim: int = 4) -> list:
+        return [(seq, "m", np.full(dim, seq, dtype=np.float32).tobytes())
+                for seq in range(start, start + n)]
+
+    vectors = _Vectors("e")
+    assert vectors.snapshot() == (None, None) and vectors.next_seq == 0
+    vectors.append(rows(0, 3))
+    seqs, matrix = vectors.snapshot()
+    for start in range(3, 1000, 50):  # past the first capacity: the arrays grow
+        vectors.append(rows(start, 50))
+    assert seqs.tolist() == [0, 1, 2] and matrix[:, 0].tolist() == [0, 1, 2]  # untouched
+    seqs, matrix = vectors.snapshot()
+    assert len(seqs) == len(matrix) == vectors.count == 1003 and vectors.next_seq == 1003
+    assert matrix[:, 0].tolist() == seqs.tolist() == list(range(1003))
+    with pytest.raises(DimensionChanged, match="8-dimensional.*4-dimensional"):
+        vectors.append(rows(1003, 1, dim=8))

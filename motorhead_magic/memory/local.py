@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -88,6 +89,8 @@ class LocalMemory(MemoryBase):
         self._indexer = Indexer(self._searcher) if self.embedder is not None else None
         self._index_pool: _DaemonPool | None = None
         self._index_queued: set[str] = set()
+        self._last_write: dict[str, float] = {}  # when each session was last written
+        self._waiters = 0  # wait() calls running: indexing starts at once for them
 
     @property
     def url(self) -> str:
@@ -125,6 +128,7 @@ class LocalMemory(MemoryBase):
         if not items and context is None:
             return
         self.store.append(session_id, items, context, namespace)
+        self._last_write[session_id] = time.monotonic()
         self._notify("write", session_id)
         self._schedule(session_id)
         if items:
@@ -189,6 +193,7 @@ class LocalMemory(MemoryBase):
     def delete(self, session_id: str) -> None:
         self.store.delete(check_session_id(session_id))
         self._searcher.vectors.forget(session_id)
+        self._last_write.pop(session_id, None)
         self._notify("delete", session_id)
 
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None:
@@ -202,7 +207,13 @@ class LocalMemory(MemoryBase):
             return session_id not in self._active
 
         with self._idle:
-            if not self._idle.wait_for(idle, timeout):
+            self._waiters += 1
+            self._idle.notify_all()  # embedding that waits for a pause in writes starts now
+            try:
+                done = self._idle.wait_for(idle, timeout)
+            finally:
+                self._waiters -= 1
+            if not done:
                 busy = "; ".join(p.describe() for p in self.progress(session_id)) or "busy"
                 raise WaitTimedOut(f"background summarization still running after {timeout:g}s"
                                    f" ({busy})")
@@ -346,8 +357,20 @@ class LocalMemory(MemoryBase):
         pool.submit(lambda: self._run_index(session_id))
 
     def _run_index(self, session_id: str) -> None:
+        """Embed the session's new messages once its writes pause (:data:`INDEX_QUIET`,
+        at most :data:`INDEX_MAX_DELAY` after the job was queued): embedding competes with
+        the writer for the CPU and the GIL, so a burst of writes is embedded after it, in
+        one go. ``wait()`` does not wait for the pause."""
         assert self._indexer is not None
+        queued = time.monotonic()
         with self._idle:
+            while not self._closed and not self._waiters:
+                now = time.monotonic()
+                start = min(self._last_write.get(session_id, 0.0) + INDEX_QUIET,
+                            queued + INDEX_MAX_DELAY)
+                if now >= start:
+                    break
+                self._idle.wait(start - now)
             self._index_queued.discard(session_id)
         try:
             if not self._closed:
@@ -479,5 +502,7 @@ class _DaemonPool:
             job()
 
 
+INDEX_QUIET = 0.5  # seconds without writes to a session before its messages are embedded
+INDEX_MAX_DELAY = 5.0  # but never later than this after the first write waiting for it
 LEASE_RECHECK = 30.0  # seconds before a session whose lease was busy is looked at again
 RETRY_BASE, RETRY_MAX, MAX_RETRIES = 1.0, 60.0, 6  # 1, 2, 4, 8, 16, 32 s, then wait for a write

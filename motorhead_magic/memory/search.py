@@ -6,8 +6,10 @@ embeds new messages on a background thread (never on the write path) and stores
 the vectors beside the messages; :class:`Searcher` keeps each searched session's
 vectors in process memory as one normalized matrix, topped up from the store by
 seq (the log is append-only), so a search is a matrix-vector product. Both
-rankings are fused by reciprocal rank fusion (RRF), which needs no score
-calibration between BM25 and cosine.
+rankings are fused by a convex combination of their min-max normalized scores, mostly
+meaning (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023:
+it beats reciprocal rank fusion, which here let chit-chat sharing one word with the
+question outrank the evidence: ``benchmarks/bench_recall.py``).
 
 An embedder that raises or hangs never fails a search: it falls back to the words
 and says so once (a log warning, and :attr:`Searcher.note`); indexing retries later.
@@ -19,7 +21,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput
@@ -28,7 +29,7 @@ from ..stores.base import Store, VectorRow
 
 log = logging.getLogger("motorhead_magic")
 
-RRF_K = 60  # the usual constant of reciprocal rank fusion (Cormack et al., 2009)
+WORDS_WEIGHT = 0.2  # of the fused score; meaning has the rest (bench_recall.py measured it)
 MAX_EMBED_CHARS = 8_000  # longer texts are cut before embedding (models truncate anyway)
 INDEX_BATCH = 64  # messages embedded per call
 MAX_CACHED_VECTORS = 200_000  # rows kept in memory across sessions (~300 MB at 384 dims)
@@ -94,17 +95,54 @@ class DimensionChanged(InvalidInput):
                          "same embedder, or search by words (mode='keyword')")
 
 
-@dataclass
 class _Vectors:
-    """One session's vectors in memory: seqs, and their unit rows as one matrix."""
+    """One session's vectors in memory: seqs, and their unit rows as one matrix.
 
-    epoch: str
-    seqs: Any  # numpy int64 array, ascending
-    matrix: Any  # numpy float32 (n, d)
+    Rows are appended in place into arrays that double when full, so topping up costs
+    the new rows only (copying the whole matrix each time made catching up on a backlog
+    quadratic). ``seqs`` and ``matrix`` are views of the filled part: a search holding
+    them is never disturbed by a later append.
+    """
+
+    def __init__(self, epoch: str) -> None:
+        self.epoch = epoch
+        self.count = 0
+        self._seqs: Any = None
+        self._rows: Any = None
+
+    def snapshot(self) -> tuple[Any, Any]:
+        """``(seqs, unit rows)`` of the same length, as now; ``(None, None)`` before the
+        first vector."""
+        count = self.count
+        if not count:
+            return None, None
+        return self._seqs[:count], self._rows[:count]
 
     @property
     def next_seq(self) -> int:
-        return int(self.seqs[-1]) + 1 if len(self.seqs) else 0
+        return int(self._seqs[self.count - 1]) + 1 if self.count else 0
+
+    def append(self, rows: Sequence[VectorRow]) -> None:
+        import numpy as np
+
+        dimension = len(rows[0][2]) // 4 if self._rows is None else self._rows.shape[1]
+        for _, _, blob in rows:
+            if len(blob) // 4 != dimension:
+                raise DimensionChanged(dimension, len(blob) // 4)
+        new = np.frombuffer(b"".join(blob for _, _, blob in rows), dtype=np.float32)
+        new = new.reshape(len(rows), dimension)
+        end = self.count + len(rows)
+        if self._rows is None or end > len(self._rows):
+            capacity = max(end, 2 * (0 if self._rows is None else len(self._rows)), 256)
+            grown_rows = np.empty((capacity, new.shape[1]), dtype=np.float32)
+            grown_seqs = np.empty(capacity, dtype=np.int64)
+            if self.count:
+                grown_rows[:self.count] = self._rows[:self.count]
+                grown_seqs[:self.count] = self._seqs[:self.count]
+            self._rows, self._seqs = grown_rows, grown_seqs
+        self._rows[self.count:end] = new
+        self._seqs[self.count:end] = [seq for seq, _, _ in rows]
+        self.count = end
 
 
 class VectorCache:
@@ -113,65 +151,51 @@ class VectorCache:
     def __init__(self, store: Store, max_rows: int = MAX_CACHED_VECTORS) -> None:
         self._store = store
         self._max_rows = max_rows
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one top-up at a time: rows are appended once
         self._sessions: OrderedDict[str, _Vectors] = OrderedDict()
 
     def get(self, session_id: str) -> _Vectors | None:
         """The session's vectors as stored now; None for an unknown session."""
-        import numpy as np
-
         with self._lock:
             known = self._sessions.get(session_id)
-        epoch, rows = self._store.vector_rows(session_id, known.next_seq if known else 0)
-        if epoch is None:
-            self.forget(session_id)
-            return None
-        if known is None or known.epoch != epoch:
-            if known is not None:  # deleted and written again: start over
-                epoch, rows = self._store.vector_rows(session_id, 0)
-                if epoch is None:
-                    self.forget(session_id)
-                    return None
-            known = _Vectors(epoch, np.zeros(0, dtype=np.int64), None)
-        if rows:
-            known = self._extend(known, rows)
-        with self._lock:
+            epoch, rows = self._store.vector_rows(session_id, known.next_seq if known else 0)
+            if epoch is not None and known is not None and known.epoch != epoch:
+                epoch, rows = self._store.vector_rows(session_id, 0)  # a new life
+                known = None
+            if epoch is None:
+                self._sessions.pop(session_id, None)
+                return None
+            if known is None:
+                known = _Vectors(epoch)
+            if rows:
+                known.append(rows)
             self._sessions[session_id] = known
             self._sessions.move_to_end(session_id)
-            total = sum(len(v.seqs) for v in self._sessions.values())
+            total = sum(v.count for v in self._sessions.values())
             while total > self._max_rows and len(self._sessions) > 1:
-                total -= len(self._sessions.popitem(last=False)[1].seqs)
-        return known
-
-    @staticmethod
-    def _extend(known: _Vectors, rows: Sequence[VectorRow]) -> _Vectors:
-        import numpy as np
-
-        dims = {len(blob) // 4 for _, _, blob in rows}
-        if known.matrix is not None:
-            dims.add(known.matrix.shape[1])
-        if len(dims) > 1:
-            low, high = sorted(dims)[:2]
-            raise DimensionChanged(low, high)
-        new = np.frombuffer(b"".join(blob for _, _, blob in rows), dtype=np.float32)
-        new = new.reshape(len(rows), dims.pop())
-        seqs = np.array([seq for seq, _, _ in rows], dtype=np.int64)
-        if known.matrix is None:
-            return _Vectors(known.epoch, seqs, new)
-        return _Vectors(known.epoch, np.concatenate([known.seqs, seqs]),
-                        np.vstack([known.matrix, new]))
+                total -= self._sessions.popitem(last=False)[1].count
+            return known
 
     def forget(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)
 
 
-def fuse(rankings: Sequence[Sequence[int]], k: int) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion of rankings of seqs: ``(seq, score)``, best first."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, seq in enumerate(ranking):
-            scores[seq] = scores.get(seq, 0.0) + 1.0 / (RRF_K + rank + 1)
+def normalized(scored: Sequence[tuple[int, float]]) -> dict[int, float]:
+    """Scores mapped onto [0, 1] within one ranking (a lone hit gets 1)."""
+    values = [score for _, score in scored]
+    low, high = min(values, default=0.0), max(values, default=0.0)
+    return {seq: (score - low) / (high - low) if high > low else 1.0 for seq, score in scored}
+
+
+def fuse(words: Sequence[tuple[int, float]], meaning: Sequence[tuple[int, float]],
+         k: int) -> list[tuple[int, float]]:
+    """The two rankings' ``(seq, score)`` as one, best first: a convex combination of
+    their normalized scores (a hit missing from one ranking scores 0 there)."""
+    by_words, by_meaning = normalized(words), normalized(meaning)
+    scores = {seq: WORDS_WEIGHT * by_words.get(seq, 0.0)
+              + (1 - WORDS_WEIGHT) * by_meaning.get(seq, 0.0)
+              for seq in by_words.keys() | by_meaning.keys()}
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
@@ -212,7 +236,7 @@ class Searcher:
         if mode == "semantic":
             ranked = meaning[:k]
         else:
-            ranked = fuse([[m.seq for m, _ in words], [seq for seq, _ in meaning]], k)
+            ranked = fuse([(m.seq, score) for m, score in words], meaning, k)
         known = {m.seq: m for m, _ in words}
         missing = [seq for seq, _ in ranked if seq not in known]
         known.update((m.seq, m) for m in self.store.messages_at(session_id, missing))
@@ -236,15 +260,15 @@ class Searcher:
         vectors = self.vectors.get(session_id)
         if vectors is None:
             return []
-        if vectors.matrix is None:
+        seqs, matrix = vectors.snapshot()
+        if matrix is None:
             return None if self.store.history(session_id, 0, 1) else []
         if not text.strip():
             return []
         query = call_with_deadline(lambda: self.embedder.embed_query(text[:MAX_EMBED_CHARS]),
                                    self.timeout, "the embedder")
-        query = as_matrix([query], 1, vectors.matrix.shape[1], "the embedder")[0]
-        scores = vectors.matrix @ query
-        seqs = vectors.seqs
+        query = as_matrix([query], 1, matrix.shape[1], "the embedder")[0]
+        scores = matrix @ query
         if before is not None:
             keep = seqs < before
             scores, seqs = scores[keep], seqs[keep]
@@ -299,7 +323,8 @@ class Indexer:
         texts = [m.content[:MAX_EMBED_CHARS] for m in messages]
         raw = call_with_deadline(lambda: self.embedder.embed_documents(texts), self.timeout,
                                  "the embedder")
-        dimension = None if known.matrix is None else known.matrix.shape[1]
+        _, matrix = known.snapshot()
+        dimension = None if matrix is None else matrix.shape[1]
         matrix = as_matrix(raw, len(texts), dimension, "the embedder")
         return [(m.seq, self.name, row.tobytes()) for m, row in zip(messages, matrix)]
 

@@ -136,11 +136,13 @@ return {through, found}
 """
 
 # KEYS: meta, vec ; ARGV: start  -> {epoch, {seq, model NUL vector}...} by seq
+# (up to the highest seq with a vector, kept in meta: a backlog not embedded yet costs
+# nothing here)
 VECTORS = """
-local m = redis.call('HMGET', KEYS[1], 'epoch', 'last_seq')
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'vector_seq')
 if not m[1] then return false end
 local found = {}
-for seq = tonumber(ARGV[1]), tonumber(m[2]) do
+for seq = tonumber(ARGV[1]), tonumber(m[2] or -1) do
   local v = redis.call('HGET', KEYS[2], seq)
   if v then found[#found + 1] = {seq, v} end
 end
@@ -149,11 +151,17 @@ return {m[1], found}
 
 # KEYS: meta, vec ; ARGV: epoch, seq, value, seq, value...
 ADD_VECTORS = """
-local m = redis.call('HMGET', KEYS[1], 'epoch', 'last_seq')
+local m = redis.call('HMGET', KEYS[1], 'epoch', 'last_seq', 'vector_seq')
 if m[1] ~= ARGV[1] then return 0 end
+local top = tonumber(m[3] or -1)
 for i = 2, #ARGV, 2 do
-  if tonumber(ARGV[i]) <= tonumber(m[2]) then redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+  local seq = tonumber(ARGV[i])
+  if seq <= tonumber(m[2]) then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+    if seq > top then top = seq end
+  end
 end
+redis.call('HSET', KEYS[1], 'vector_seq', top)
 return 1
 """
 
@@ -186,10 +194,15 @@ redis.call('HSET', KEYS[4], 'epoch', ARGV[2], 'last_seq', at, 'through_seq', thr
            'parent', KEYS[9] .. '', 'forked_at', at)
 if context then redis.call('HSET', KEYS[4], 'context', context) end
 redis.call('ZADD', KEYS[7], redis.call('INCR', KEYS[8]), ARGV[4])
-local vectors = redis.call('HGETALL', KEYS[10])
+local vectors, top = redis.call('HGETALL', KEYS[10]), -1
 for i = 1, #vectors, 2 do
-  if tonumber(vectors[i]) <= at then redis.call('HSET', KEYS[11], vectors[i], vectors[i + 1]) end
+  local seq = tonumber(vectors[i])
+  if seq <= at then
+    redis.call('HSET', KEYS[11], vectors[i], vectors[i + 1])
+    if seq > top then top = seq end
+  end
 end
+redis.call('HSET', KEYS[4], 'vector_seq', top)
 return at + 1
 """
 
