@@ -2,17 +2,18 @@
 
 Words come from the store's BM25 index (``stores/words.py``), always there. Meaning
 needs an embedder (a LangChain ``Embeddings`` or ``"local"``): the :class:`Indexer`
-embeds new messages on a background thread (never on the write path) and stores
-the vectors beside the messages; :class:`Searcher` keeps each searched session's
-vectors in process memory as one normalized matrix, topped up from the store by
-seq (the log is append-only), so a search is a matrix-vector product. Both
+embeds new messages on a background thread once a session's writes pause (never on the
+write path; ``LocalMemory`` schedules it) and stores the vectors beside the messages;
+:class:`Searcher` keeps each searched session's vectors in process memory as one
+normalized matrix, topped up from the store by seq (the log is append-only), so a
+search is a matrix-vector product. Both
 rankings are fused by a convex combination of their min-max normalized scores, mostly
 meaning (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023:
 it beats reciprocal rank fusion, which here let chit-chat sharing one word with the
 question outrank the evidence: ``benchmarks/bench_recall.py``).
 
 An embedder that raises or hangs never fails a search: it falls back to the words
-and says so once (a log warning, and :attr:`Searcher.note`); indexing retries later.
+and says so once (a log warning, and the result's ``note``); indexing retries later.
 """
 
 from __future__ import annotations
