@@ -250,17 +250,33 @@ class LocalMemory(MemoryBase):
     # -- background folding ----------------------------------------------------------
 
     def _schedule(self, session_id: str) -> None:
-        if self.summarizer is None:
-            return
+        if self.summarizer is not None:
+            self._submit(session_id, self._queued, "_pool", self._workers, self._run_fold,
+                         "motorhead-fold")
+
+    def _submit(self, session_id: str, queued: set[str], pool_name: str, workers: int,
+                job: Callable[[str], None], thread_name: str) -> None:
+        """Queue ``job(session_id)`` once (a session already queued is not queued again)
+        on the daemon pool kept in ``pool_name``; ``wait()`` counts it until
+        :meth:`_job_done`."""
         with self._idle:
-            if self._closed or session_id in self._queued:
+            if self._closed or session_id in queued:
                 return
-            self._queued.add(session_id)
+            queued.add(session_id)
             self._active[session_id] = self._active.get(session_id, 0) + 1
-            if self._pool is None:
-                self._pool = _DaemonPool(self._workers, "motorhead-fold")
-            pool = self._pool
-        pool.submit(lambda: self._run_fold(session_id))
+            pool = getattr(self, pool_name)
+            if pool is None:
+                pool = _DaemonPool(workers, thread_name)
+                setattr(self, pool_name, pool)
+        pool.submit(lambda: job(session_id))
+
+    def _job_done(self, session_id: str) -> None:
+        with self._idle:
+            if session_id in self._active:
+                self._active[session_id] -= 1
+                if not self._active[session_id]:
+                    del self._active[session_id]
+            self._idle.notify_all()
 
     def _schedule_later(self, session_id: str, delay: float,
                         schedule: Callable[[str], None] | None = None) -> None:
@@ -308,12 +324,7 @@ class LocalMemory(MemoryBase):
         except BaseException as exc:  # noqa: BLE001 - logged, retried, never raised here
             self._failed(session_id, exc)
         finally:
-            with self._idle:
-                if session_id in self._active:
-                    self._active[session_id] -= 1
-                    if not self._active[session_id]:
-                        del self._active[session_id]
-                self._idle.notify_all()
+            self._job_done(session_id)
 
     def _failed(self, session_id: str, exc: BaseException) -> None:
         """Record the failure where users look, and retry with backoff."""
@@ -344,17 +355,9 @@ class LocalMemory(MemoryBase):
     # -- background embedding --------------------------------------------------------
 
     def _schedule_index(self, session_id: str) -> None:
-        if self._indexer is None:
-            return
-        with self._idle:
-            if self._closed or session_id in self._index_queued:
-                return
-            self._index_queued.add(session_id)
-            self._active[session_id] = self._active.get(session_id, 0) + 1
-            if self._index_pool is None:
-                self._index_pool = _DaemonPool(1, "motorhead-index")
-            pool = self._index_pool
-        pool.submit(lambda: self._run_index(session_id))
+        if self._indexer is not None:
+            self._submit(session_id, self._index_queued, "_index_pool", 1, self._run_index,
+                         "motorhead-index")
 
     def _run_index(self, session_id: str) -> None:
         """Embed the session's new messages once its writes pause (:data:`INDEX_QUIET`,
@@ -386,12 +389,7 @@ class LocalMemory(MemoryBase):
                 self._schedule_later(session_id, min(RETRY_BASE * 2 ** (attempt - 1), RETRY_MAX),
                                      self._schedule_index)
         finally:
-            with self._idle:
-                if session_id in self._active:
-                    self._active[session_id] -= 1
-                    if not self._active[session_id]:
-                        del self._active[session_id]
-                self._idle.notify_all()
+            self._job_done(session_id)
 
     @property
     def last_index_error(self) -> BaseException | None:

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import InvalidInput
 from ..records import Hit, Message, SearchResult
 from ..stores.base import Store, VectorRow
+from .deadline import call_with_deadline
 
 log = logging.getLogger("motorhead_magic")
 
@@ -49,26 +50,10 @@ class EmbedderFailed(Exception):
     """The embedder raised, hung or answered nonsense (internal: never reaches users)."""
 
 
-def call_with_deadline(fn: Callable[[], Any], timeout: float, what: str) -> Any:
-    """``fn()`` on a daemon thread; :class:`EmbedderFailed` if it raises or outlives
-    ``timeout`` (a hung embedder is abandoned, never waited for)."""
-    result: list[Any] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(fn())
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller
-            error.append(exc)
-
-    thread = threading.Thread(target=run, name="motorhead-embed", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise EmbedderFailed(f"{what} did not answer within {timeout:g} s")
-    if error:
-        raise EmbedderFailed(f"{what} failed: {type(error[0]).__name__}: {error[0]}")
-    return result[0]
+def embed_with_deadline(fn: Callable[[], Any], timeout: float) -> Any:
+    """An embedder call that may not hang a search or the indexer."""
+    return call_with_deadline(fn, timeout, "motorhead-embed",
+                              lambda why: EmbedderFailed(f"the embedder {why}"))
 
 
 def as_matrix(vectors: Any, expected: int, dimension: int | None, what: str) -> Any:
@@ -266,8 +251,8 @@ class Searcher:
             return None if self.store.history(session_id, 0, 1) else []
         if not text.strip():
             return []
-        query = call_with_deadline(lambda: self.embedder.embed_query(text[:MAX_EMBED_CHARS]),
-                                   self.timeout, "the embedder")
+        query = embed_with_deadline(lambda: self.embedder.embed_query(text[:MAX_EMBED_CHARS]),
+                                    self.timeout)
         query = as_matrix([query], 1, matrix.shape[1], "the embedder")[0]
         scores = matrix @ query
         if before is not None:
@@ -322,8 +307,7 @@ class Indexer:
 
     def _embed(self, messages: list[Message], known: _Vectors) -> list[VectorRow]:
         texts = [m.content[:MAX_EMBED_CHARS] for m in messages]
-        raw = call_with_deadline(lambda: self.embedder.embed_documents(texts), self.timeout,
-                                 "the embedder")
+        raw = embed_with_deadline(lambda: self.embedder.embed_documents(texts), self.timeout)
         _, matrix = known.snapshot()
         dimension = None if matrix is None else matrix.shape[1]
         matrix = as_matrix(raw, len(texts), dimension, "the embedder")

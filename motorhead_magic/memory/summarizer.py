@@ -7,7 +7,6 @@ braces in messages (JSON, code) or in a user's prompt can never break it.
 from __future__ import annotations
 
 import contextvars
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 
 from ..errors import InvalidInput, SummaryFailed
 from ..records import Message, content_text
+from .deadline import call_with_deadline
 from .tokens import count_tokens
 
 DEFAULT_SUMMARY_PROMPT = """\
@@ -116,27 +116,14 @@ def render(prompt: str, summary: str | None, lines: Sequence[str]) -> str:
 
 
 def _invoke_with_deadline(model: Any, text: str, timeout: float) -> Any:
-    """``model.invoke(text)``, abandoned after ``timeout`` seconds: a hung LLM call must
-    not hold a fold (nor a close, nor a shutdown) forever. The call's thread is a
-    daemon, so an abandoned call never keeps the process alive."""
-    result: list[Any] = []
-    failure: list[BaseException] = []
+    """``model.invoke(text)``, abandoned after ``timeout`` seconds, as a background call."""
 
-    def call() -> None:
+    def call() -> Any:
         IN_BACKGROUND.set(True)
-        try:
-            result.append(model.invoke(text))
-        except BaseException as exc:  # noqa: BLE001 - reported to the folding thread
-            failure.append(exc)
+        return model.invoke(text)
 
-    worker = threading.Thread(target=call, name="motorhead-summary-call", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise SummaryFailed(f"summary model did not answer within {timeout:g} s")
-    if failure:
-        raise SummaryFailed(f"summary model failed: {failure[0]}") from failure[0]
-    return result[0]
+    return call_with_deadline(call, timeout, "motorhead-summary-call",
+                              lambda why: SummaryFailed(f"summary model {why}"))
 
 
 class Summarizer:
