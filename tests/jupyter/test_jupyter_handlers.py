@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -37,30 +36,6 @@ ODD_IDS = [
     "a?b#c&d=e",
     "+plus+",
 ]
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> str:
-    """The server's store, on each backend; the server finds it as a kernel does."""
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_url")  # a real redis-server, emptied
-    else:
-        url = f"sqlite:///{tmp_path / 'sidebar.db'}"
-    monkeypatch.setenv("MOTORHEAD_URL", url)
-    return url
-
-
-@pytest.fixture
-def memory(store_url: str) -> Iterator[mh.Memory]:
-    memory = mh.connect(store_url, window_size=4)
-    yield memory
-    memory.close()
-
-
-@pytest.fixture
-def jp_server_config(store_url: str) -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"motorhead_magic.jupyter": True}}}
 
 
 @pytest.fixture

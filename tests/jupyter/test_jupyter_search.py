@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,30 +21,6 @@ from motorhead_magic.jupyter.handlers import SETTINGS_KEY, STORE_UNAVAILABLE
 from motorhead_magic.jupyter.search import ELLIPSIS, highlight, scan_sessions, snippet
 from motorhead_magic.stores import words
 from tests.test_server_errors import FailingMemory, error_classes
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path,
-              monkeypatch: pytest.MonkeyPatch) -> str:
-    """The server's store, on each backend; the server finds it as a kernel does."""
-    if request.param == "redis":
-        url = request.getfixturevalue("redis_url")  # a real redis-server, emptied
-    else:
-        url = f"sqlite:///{tmp_path / 'search.db'}"
-    monkeypatch.setenv("MOTORHEAD_URL", url)
-    return url
-
-
-@pytest.fixture
-def memory(store_url: str) -> Iterator[mh.Memory]:
-    memory = mh.connect(store_url, window_size=4)
-    yield memory
-    memory.close()
-
-
-@pytest.fixture
-def jp_server_config(store_url: str) -> dict[str, Any]:
-    return {"ServerApp": {"jpserver_extensions": {"motorhead_magic.jupyter": True}}}
 
 
 @pytest.fixture
