@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -158,3 +159,21 @@ def _remote_factory(store_url: str) -> Iterator[MemoryFactory]:
             memory.close()
         for server in servers.values():
             server.stop()
+
+
+@pytest.fixture
+def panels() -> Iterator[Callable[..., Any]]:
+    """``panels(memory, ...)``: memory panels that re-render at once, closed after the test."""
+    from motorhead_magic.notebook.panel import Panel
+
+    opened: list[Panel] = []
+
+    def make(*args: Any, **kwargs: Any) -> Panel:
+        kwargs.setdefault("min_interval", 0)
+        panel = Panel(*args, **kwargs)
+        opened.append(panel)
+        return panel
+
+    yield make
+    for panel in opened:
+        panel.close()

@@ -36,21 +36,6 @@ def plain_memory(sqlite_url: str):
     memory.close()
 
 
-@pytest.fixture
-def panels():
-    opened: list[Panel] = []
-
-    def make(*args, **kwargs) -> Panel:
-        kwargs.setdefault("min_interval", 0)
-        panel = Panel(*args, **kwargs)
-        opened.append(panel)
-        return panel
-
-    yield make
-    for panel in opened:
-        panel.close()
-
-
 def turn(i: int) -> list[dict]:
     return [{"role": "Human", "content": f"question {i}"}, {"role": "AI", "content": f"answer {i}"}]
 

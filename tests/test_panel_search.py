@@ -10,7 +10,7 @@ from langchain_core.language_models import FakeListChatModel
 
 import motorhead_magic as mh
 from motorhead_magic.chat.turn import run_turn
-from motorhead_magic.notebook.panel import Panel, render_text
+from motorhead_magic.notebook.panel import render_text
 from motorhead_magic.notebook.panel_view import descendants
 
 
@@ -19,21 +19,6 @@ def memory(sqlite_url: str):
     memory = mh.connect(sqlite_url, window_size=4)
     yield memory
     memory.close()
-
-
-@pytest.fixture
-def panels():
-    opened: list[Panel] = []
-
-    def make(*args, **kwargs) -> Panel:
-        kwargs.setdefault("min_interval", 0)
-        panel = Panel(*args, **kwargs)
-        opened.append(panel)
-        return panel
-
-    yield make
-    for panel in opened:
-        panel.close()
 
 
 def fill(memory, session="s"):
