@@ -18,18 +18,11 @@ import motorhead_magic as mh
 from motorhead_magic.errors import EndpointMissing
 from tests.fakes import WordEmbeddings
 from tests.serve_fake import ServerProcess
+from tests.test_search_conformance import FACTS
 from tests.test_server import path
 from tests.test_server_cli import cli, serve
 
 KEY = "search-test-key"
-FACTS = [
-    "My dog is called Rex and he loves the beach",
-    "The stock market fell sharply today",
-    "I parked the car on Elm Street",
-    "Remind me to buy oat milk",
-    "My sister's cat sleeps all day",
-    "We planned a trip to Lisbon in May",
-]
 FILLER = [f"filler note number {i} about the weather" for i in range(14)]
 BAD_BODIES = [  # (content, headers) -> 400 with a JSON error
     (b"not json", {"content-type": "application/json"}),
