@@ -127,3 +127,35 @@ def require_local_model() -> None:
     if IN_CI:
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def cell_text(cell: Any) -> str:
+    """What an executed notebook cell showed: its streams, Markdown or plain text."""
+    parts = []
+    for output in cell.get("outputs", []):
+        parts.append(output.get("text", ""))
+        data = output.get("data", {})
+        parts.append(data.get("text/markdown", "") or data.get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def execute_notebook(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                     store_url: str | None = None) -> Any:
+    """Run a notebook top to bottom in a real kernel, offline: no API key or model
+    choice from the environment, Jupyter's and IPython's folders in ``tmp_path``, and the
+    store at ``store_url`` (None: the notebook's own default). Returns it, executed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    require_local_model()
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "MOTORHEAD_MODEL",
+                 "MOTORHEAD_MAX_WINDOW_SIZE", "MOTORHEAD_URL", "JPY_SESSION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    if store_url is not None:
+        monkeypatch.setenv("MOTORHEAD_URL", store_url)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return notebook

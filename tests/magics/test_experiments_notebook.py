@@ -7,20 +7,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from tests.magics.conftest import require_local_model
+from tests.magics.conftest import cell_text, execute_notebook
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "experiments.ipynb"
-
-
-def _text(cell) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        parts.append(output.get("text", ""))
-        data = output.get("data", {})
-        parts.append(data.get("text/markdown", "") or data.get("text/plain", ""))
-    return "\n".join(parts)
 
 
 def test_committed_notebook_has_no_outputs():
@@ -30,17 +20,9 @@ def test_committed_notebook_has_no_outputs():
 
 @pytest.mark.local_model
 def test_experiments_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
-    require_local_model()
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "MOTORHEAD_MODEL",
-                 "MOTORHEAD_MAX_WINDOW_SIZE", "MOTORHEAD_URL", "JPY_SESSION_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook = execute_notebook(NOTEBOOK, tmp_path, monkeypatch)
     code = [c for c in notebook.cells if c.cell_type == "code"]
-    texts = [_text(c) for c in code]
+    texts = [cell_text(c) for c in code]
     everything = "\n".join(texts)
     assert "forked 'band' into 'band-alt' (6 messages, through #5)" in everything
     assert "band-w2" in everything  # the replay's session

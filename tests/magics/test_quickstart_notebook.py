@@ -8,20 +8,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from tests.magics.conftest import require_local_model
+from tests.magics.conftest import cell_text, execute_notebook
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "quickstart.ipynb"
-
-
-def _texts(cell) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        parts.append(output.get("text", ""))
-        data = output.get("data", {})
-        parts.append(data.get("text/markdown", "") or data.get("text/plain", ""))
-    return "\n".join(parts)
 
 
 def test_committed_notebook_has_no_outputs():
@@ -31,16 +21,8 @@ def test_committed_notebook_has_no_outputs():
 
 @pytest.mark.local_model
 def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
-    require_local_model()
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "MOTORHEAD_MODEL",
-                 "MOTORHEAD_MAX_WINDOW_SIZE", "JPY_SESSION_NAME"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MOTORHEAD_URL", f"sqlite:///{tmp_path / 'memory.db'}")
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    store = f"sqlite:///{tmp_path / 'memory.db'}"
+    notebook = execute_notebook(NOTEBOOK, tmp_path, monkeypatch, store)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     turns = [c for c in code if c.source.startswith("%%motorhead")]
     assert len(turns) == 8
@@ -50,20 +32,20 @@ def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
         assert result.data["text/markdown"].strip()
         assert result.metadata["text/markdown"]["motorhead"] == {
             "session_id": "quickstart", "model": "local (SmolLM2-135M-Instruct)"}
-    memories = [_texts(c) for c in code if "%motorhead memory" in c.source]
+    memories = [cell_text(c) for c in code if "%motorhead memory" in c.source]
     assert "6 messages" in memories[0] and "_no summary yet_" in memories[0]
     assert "14 messages, window shows" in memories[1] and "(window size 4)" in memories[1]
     assert "_no summary yet_" not in memories[1]
     assert re.search(r"session 'quickstart': [1-9][0-9]* summaries\n", memories[1])
     # recall: the fact (#6, "I live in Lisbon ...") left the window; the turn got it back
-    (seen,) = [_texts(c) for c in code if c.source.startswith("%motorhead seen")]
+    (seen,) = [cell_text(c) for c in code if c.source.startswith("%motorhead seen")]
     first = seen.strip().splitlines()[0]
     assert re.search(r"recalled (#\d+, )*#6\b", first)
     assert "Earlier messages that may be relevant:" in seen
     assert re.search(r"\[\d{4}-\d\d-\d\d \d\d:\d\d\] Human: I live in Lisbon", seen)
-    (search,) = [_texts(c) for c in code if c.source.startswith("%motorhead search")]
+    (search,) = [cell_text(c) for c in code if c.source.startswith("%motorhead search")]
     assert "in session 'quickstart' for 'Lisbon bass', best first (keyword search)" in search
     assert "I live in Lisbon and I play the bass guitar." in search
-    assert re.search(r"also recalled (#\d+, )*#6\b", _texts(code[-1]))  # the panel's text
+    assert re.search(r"also recalled (#\d+, )*#6\b", cell_text(code[-1]))  # the panel's text
     export = next(c for c in code if c.source.startswith("messages["))
-    assert "True" in _texts(export) and "False" in _texts(export)  # some folded, some not
+    assert "True" in cell_text(export) and "False" in cell_text(export)  # some folded, some not
