@@ -89,7 +89,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import recall_data as data  # noqa: E402
-from bench_recall import start_redis  # noqa: E402
+from bench_engine import start_redis  # noqa: E402
 
 import motorhead_magic as mh  # noqa: E402
 from motorhead_magic.memory.embeddings import LocalEmbeddings  # noqa: E402
