@@ -29,7 +29,6 @@ diacritics included), so what is marked is what matched, never a guess.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -40,17 +39,13 @@ from anyio import to_thread
 
 from ..memory import Memory
 from ..records import Hit
-from ..stores.words import query_terms
+from ..stores.words import Marks, highlight, query_terms
 
-# The store's word index tokenizer (stores/words.py SCHEMA; a test keeps them equal).
-TOKENIZE = "porter unicode61 remove_diacritics 2"
 HITS_PER_SESSION = 3
 SNIPPET_CHARS = 200
 SCAN_SESSIONS = 10_000  # the most recently written sessions whose messages are searched
 SCAN_SECONDS = 2.0  # and at most this long per request
 ELLIPSIS = "…"
-
-Marks = list[tuple[int, int]]
 
 
 @dataclass
@@ -75,53 +70,6 @@ def scan_sessions(memory: Memory, ids: Sequence[str], text: str, k: int, seconds
         if hits:
             scan.hits[session_id] = hits
     return scan
-
-
-def _markers(texts: Sequence[str]) -> tuple[str, str]:
-    """Two private-use characters that occur in none of ``texts``."""
-    used = set().union(*map(set, texts)) if texts else set()
-    free = (c for c in map(chr, range(0xE000, 0xF900)) if c not in used)
-    return next(free), next(free)
-
-
-def _parse(marked: str, start: str, end: str, original: str) -> Marks:
-    """The ``[start, end)`` spans of ``original`` that ``marked`` wraps in the markers."""
-    spans: Marks = []
-    plain: list[str] = []
-    pos = 0
-    opened: int | None = None
-    for char in marked:
-        if char == start:
-            opened = pos
-        elif char == end and opened is not None:
-            if pos > opened:
-                spans.append((opened, pos))
-            opened = None
-        else:
-            plain.append(char)
-            pos += 1
-    return spans if "".join(plain) == original else []  # anything odd: no marks
-
-
-def highlight(texts: Sequence[str], text: str) -> list[Marks]:
-    """For each of ``texts``, the spans of the words that ``text``'s words match, as the
-    store's word index matches them (one in-memory FTS5 table, the same tokenizer)."""
-    found: list[Marks] = [[] for _ in texts]
-    terms = query_terms(text)
-    if not terms or not texts:
-        return found
-    start, end = _markers(texts)
-    conn = sqlite3.connect(":memory:")
-    try:
-        conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(content, tokenize = '{TOKENIZE}')")
-        conn.executemany("INSERT INTO t (rowid, content) VALUES (?, ?)", enumerate(texts))
-        words = " OR ".join(f'"{term}"' for term in terms)  # quoted: never query syntax
-        for rowid, marked in conn.execute(
-                "SELECT rowid, highlight(t, 0, ?, ?) FROM t WHERE t MATCH ?", (start, end, words)):
-            found[rowid] = _parse(marked, start, end, texts[rowid])
-    finally:
-        conn.close()
-    return found
 
 
 def snippet(content: str, marks: Marks, width: int = SNIPPET_CHARS) -> tuple[str, Marks]:

@@ -20,12 +20,13 @@ import re
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
-SCHEMA = """
+TOKENIZER = "porter unicode61 remove_diacritics 2"  # stems, folds accents
+SCHEMA = f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS message_words USING fts5(
     content, scope, session_id UNINDEXED, seq UNINDEXED,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokenize = '{TOKENIZER}'
 );
 """
 SCOPE_PREFIX = "s"  # + the session's epoch (hex): one token per life of a session
@@ -68,8 +69,12 @@ def match_expression(epoch: str, text: str) -> str | None:
     terms = query_terms(text)
     if not terms:
         return None
-    words = " OR ".join(f'"{term}"' for term in terms)
-    return f'scope : "{scope_token(epoch)}" AND content : ({words})'
+    return f'scope : "{scope_token(epoch)}" AND content : ({any_of(terms)})'
+
+
+def any_of(terms: list[str]) -> str:
+    """An FTS5 query for any of ``terms``, each quoted: never query syntax."""
+    return " OR ".join(f'"{term}"' for term in terms)
 
 
 def insert(conn: sqlite3.Connection, epoch: str, session_id: str,
@@ -101,6 +106,56 @@ def search(conn: sqlite3.Connection, epoch: str, session_id: str, text: str, lim
         (expression, session_id, 2**63 - 1 if before is None else before, limit),
     ).fetchall()
     return [(int(seq), float(score)) for seq, score in rows]
+
+
+Marks = list[tuple[int, int]]  # [start, end) spans, in code points
+
+
+def _markers(texts: Sequence[str]) -> tuple[str, str]:
+    """Two private-use characters that occur in none of ``texts``."""
+    used = set().union(*map(set, texts)) if texts else set()
+    free = (c for c in map(chr, range(0xE000, 0xF900)) if c not in used)
+    return next(free), next(free)
+
+
+def _parse(marked: str, start: str, end: str, original: str) -> Marks:
+    """The ``[start, end)`` spans of ``original`` that ``marked`` wraps in the markers."""
+    spans: Marks = []
+    plain: list[str] = []
+    pos = 0
+    opened: int | None = None
+    for char in marked:
+        if char == start:
+            opened = pos
+        elif char == end and opened is not None:
+            if pos > opened:
+                spans.append((opened, pos))
+            opened = None
+        else:
+            plain.append(char)
+            pos += 1
+    return spans if "".join(plain) == original else []  # anything odd: no marks
+
+
+def highlight(texts: Sequence[str], text: str) -> list[Marks]:
+    """For each of ``texts``, the spans of the words that ``text``'s words match, as the
+    word index matches them (one in-memory FTS5 table, the same tokenizer): what a
+    search result marks is what matched, never a guess."""
+    found: list[Marks] = [[] for _ in texts]
+    terms = query_terms(text)
+    if not terms or not texts:
+        return found
+    start, end = _markers(texts)
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"CREATE VIRTUAL TABLE t USING fts5(content, tokenize = '{TOKENIZER}')")
+        conn.executemany("INSERT INTO t (rowid, content) VALUES (?, ?)", enumerate(texts))
+        for rowid, marked in conn.execute("SELECT rowid, highlight(t, 0, ?, ?) FROM t"
+                                          " WHERE t MATCH ?", (start, end, any_of(terms))):
+            found[rowid] = _parse(marked, start, end, texts[rowid])
+    finally:
+        conn.close()
+    return found
 
 
 Loader = Callable[[str, int], tuple[str | None, list[tuple[int, str]]]]

@@ -18,8 +18,8 @@ import motorhead_magic as mh
 from motorhead_magic.errors import StoreUnavailable
 from motorhead_magic.jupyter import search
 from motorhead_magic.jupyter.handlers import SETTINGS_KEY, STORE_UNAVAILABLE
-from motorhead_magic.jupyter.search import ELLIPSIS, highlight, scan_sessions, snippet
-from motorhead_magic.stores import words
+from motorhead_magic.jupyter.search import ELLIPSIS, scan_sessions, snippet
+from motorhead_magic.stores.words import highlight
 from tests.test_server_errors import FailingMemory, error_classes
 
 
@@ -152,7 +152,6 @@ def test_snippets_keep_words_whole_and_marks_in_place() -> None:
 
 
 def test_highlight_uses_the_word_index_tokenizer_and_survives_marker_lookalikes() -> None:
-    assert f"tokenize = '{search.TOKENIZE}'" in words.SCHEMA
     texts = ["\ue000 private \ue001 use rain \ue002", "no match", ""]
     marks = highlight(texts, "rain")
     assert [texts[0][s:e] for s, e in marks[0]] == ["rain"] and marks[1:] == [[], []]
