@@ -4,6 +4,7 @@ exactly what they were sent (there is no LLM API key here)."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from traitlets.config import Config
 from motorhead_magic.notebook.magics import MotorheadMagics
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+_RECORDING = threading.Lock()
 
 
 class RecordingChat(BaseChatModel):
@@ -38,9 +42,10 @@ class RecordingChat(BaseChatModel):
         return "recording-chat"
 
     def _next(self, messages: list[BaseMessage], mode: str) -> str:
-        self.calls.append(list(messages))
-        self.modes.append(mode)
-        return self.responses[(len(self.calls) - 1) % len(self.responses)]
+        with _RECORDING:  # a turn and a background summary may call at once
+            self.calls.append(list(messages))
+            self.modes.append(mode)
+            return self.responses[(len(self.calls) - 1) % len(self.responses)]
 
     @property
     def last_prompt_text(self) -> str:

@@ -44,7 +44,10 @@ def chat_about(memory, session="s", turns=4):
 
 
 def sent_text(model: RecordingChat) -> str:
-    return "\n".join(str(m.content) for m in model.calls[-1])
+    """The newest chat turn's prompt: turns stream, while a background summary (which
+    may land after the turn, on the same model) is invoked."""
+    turns = [call for call, mode in zip(model.calls, model.modes) if mode == "stream"]
+    return "\n".join(str(m.content) for m in turns[-1])
 
 
 def test_recall_brings_an_out_of_window_fact_into_the_prompt(memory):
