@@ -46,7 +46,8 @@ def threads(pid: int) -> set[int]:
 
 
 def client(port: int, session: str, errors: list[str], start: threading.Barrier) -> None:
-    """One new connection: POST a batch, then GET the window back."""
+    """One new connection: POST a batch, then GET the window and the log back (the log
+    read runs on a worker thread: the POST's write and the window read hold none)."""
     start.wait()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -67,6 +68,11 @@ def client(port: int, session: str, errors: list[str], start: threading.Barrier)
             errors.append(f"GET {session}: {reply.status} {body[:200]!r}")
         elif len(json.loads(body)["messages"]) != 8:  # the window
             errors.append(f"GET {session}: {body[:200]!r}")
+        conn.request("GET", f"/sessions/{session}/messages")
+        reply = conn.getresponse()
+        body = reply.read()
+        if reply.status != 200 or len(json.loads(body)["messages"]) != 20:
+            errors.append(f"GET {session}/messages: {reply.status} {body[:200]!r}")
     except (OSError, http.client.HTTPException) as exc:
         errors.append(f"{session}: {exc!r}")
     finally:

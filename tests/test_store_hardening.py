@@ -8,6 +8,7 @@ the rest run on every backend through ``memory_factory``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -378,7 +379,14 @@ def redis_busy(url: str, seconds: float) -> Iterator[None]:
     client = redis.Redis.from_url(url)
     thread = threading.Thread(target=client.eval, args=(spin, 0))
     thread.start()
-    time.sleep(0.1)
+    probe = redis.Redis.from_url(url, socket_timeout=0.05)
+    while thread.is_alive():  # until Redis stops answering (a fixed sleep was too short
+        try:                  # on a loaded machine: the first write then went through)
+            probe.ping()
+        except redis.TimeoutError:
+            break
+        time.sleep(0.005)
+    probe.close()
     try:
         yield
     finally:
@@ -400,6 +408,7 @@ def local_store(backend: str, request: pytest.FixtureRequest):
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_waiting_appends_share_one_commit(backend, request):
     store, held = local_store(backend, request)
+    store.append("warm-up", new("loads the scripts"))  # else Redis answers NOSCRIPT once
     calls = [lambda i=i: store.append(f"s{i % 3}", new(f"q{i}", f"a{i}")) for i in range(12)]
     with held():
         before = store.commits
@@ -417,6 +426,73 @@ def test_waiting_appends_share_one_commit(backend, request):
         assert all(q[1:] == a[1:] and q[0] == "q" and a[0] == "a"
                    for q, a in zip(texts[::2], texts[1::2]))  # each append kept whole
         assert sorted(results[i] for i in range(s, 12, 3)) == [1, 3, 5, 7]
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_event_loop_appends_share_commits_without_a_thread_each(backend, request):
+    """The server's POSTs (``aappend`` on one event loop) queue with the threads' writes
+    and share their commits; the loop's writes hold no thread each (they held one worker
+    thread per waiting write, with a hand-off of the GIL and two thread wake-ups each)."""
+    store, held = local_store(backend, request)
+    store.append("warm-up", new("loads the scripts"))  # else Redis answers NOSCRIPT once
+    threads_before = threading.active_count()
+    waiting: list[int] = []
+
+    async def writes() -> list[object]:
+        tasks = [asyncio.ensure_future(store.aappend(f"s{i % 3}", new(f"q{i}", f"a{i}")))
+                 for i in range(12)]
+        await asyncio.sleep(0.25)  # every append is now queued behind the held writer
+        waiting.append(threading.active_count())
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results: list[object] = []
+    sync_results: list[object] = []
+    runner = threading.Thread(target=lambda: results.extend(asyncio.run(writes())))
+    sync_runner = threading.Thread(target=lambda: sync_results.extend(
+        in_threads([lambda: store.append("s0", new("sync"))])))
+    with held():
+        before = store.commits
+        runner.start()
+        sync_runner.start()
+        time.sleep(0.3)
+    runner.join(60)
+    sync_runner.join(60)
+    assert not [r for r in [*results, *sync_results] if isinstance(r, BaseException)], results
+    # The runner, the committer, the sync runner and its writer: not a thread per write.
+    assert waiting and waiting[0] - threads_before <= 5, (threads_before, waiting)
+    assert store.commits - before <= 3
+    for s in range(3):
+        history = store.history(f"s{s}")
+        assert [m.seq for m in history] == list(range(len(history)))
+        texts = [m.content for m in history if m.content != "sync"]
+        assert len(texts) == 8 and all(q[1:] == a[1:] for q, a in zip(texts[::2], texts[1::2]))
+    store.close()
+
+
+def test_an_event_loop_write_past_its_deadline_or_cancelled_is_not_written(tmp_path):
+    path = tmp_path / "m.db"
+    store = SQLiteStore(path, busy_timeout=0.5)
+
+    async def writes() -> tuple[object, object]:
+        first = asyncio.ensure_future(store.aappend("s", new("taken")))
+        await asyncio.sleep(0.05)  # the committer holds this one, waiting for the lock
+        late = asyncio.ensure_future(store.aappend("s", new("queued, then too late")))
+        cancelled = asyncio.ensure_future(store.aappend("s", new("queued, then cancelled")))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        results = await asyncio.gather(first, late, cancelled, return_exceptions=True)
+        return results[1], results[2]
+
+    with sqlite_writer_held(path):
+        began = time.monotonic()
+        late, cancelled = asyncio.run(writes())
+        waited = time.monotonic() - began
+    assert isinstance(late, StoreUnavailable) and "write lock" in str(late), late
+    assert isinstance(cancelled, asyncio.CancelledError), cancelled
+    assert waited < 2.0  # one deadline, not one per write in front
+    assert store.append("s", new("after")) == 0  # neither of them was written
+    assert [m.content for m in store.history("s")] == ["after"]
     store.close()
 
 

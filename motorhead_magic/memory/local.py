@@ -17,7 +17,6 @@ daemon threads, and a fold in flight is abandoned to its lease (it loses nothing
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 from ..errors import StoreUnavailable, SummaryFailed, WaitTimedOut
 from ..records import FoldProgress, MemoryView, Message, SearchResult, SessionInfo, Summary
 from ..stores.base import FoldState, Store
+from ..stores.daemon import DaemonPool
 from .base import (
     MemoryBase,
     check_add,
@@ -69,7 +69,7 @@ class LocalMemory(MemoryBase):
         self.tokenizer = tokenizer_name()
         self.last_fold_error: BaseException | None = None
         self._workers = workers
-        self._pool: _DaemonPool | None = None
+        self._pool: DaemonPool | None = None
         self._queued: set[str] = set()
         self._active: dict[str, int] = {}
         self._idle = threading.Condition()
@@ -87,7 +87,7 @@ class LocalMemory(MemoryBase):
             self.embedder = resolve_embeddings(embeddings)
         self._searcher = Searcher(store, self.embedder, embed_timeout)
         self._indexer = Indexer(self._searcher) if self.embedder is not None else None
-        self._index_pool: _DaemonPool | None = None
+        self._index_pool: DaemonPool | None = None
         self._index_queued: set[str] = set()
         self._last_write: dict[str, float] = {}  # when each session was last written
         self._waiters = 0  # wait() calls running: indexing starts at once for them
@@ -128,6 +128,21 @@ class LocalMemory(MemoryBase):
         if not items and context is None:
             return
         self.store.append(session_id, items, context, namespace)
+        self._added(session_id, items)
+
+    async def aadd(self, session_id: str, messages: Sequence[Any], *,
+                   context: str | None = None, namespace: str | None = None) -> None:
+        """:meth:`add` for an event loop (the server's POST): checked on the loop (as
+        the request's JSON was parsed there), then the store's commit is awaited."""
+        session_id, items, context, namespace = check_add(session_id, messages, context,
+                                                          namespace)
+        if not items and context is None:
+            return
+        await self.store.aappend(session_id, items, context, namespace)
+        self._added(session_id, items)
+
+    def _added(self, session_id: str, items: Sequence[Any]) -> None:
+        """After a write: panels are told, a fold and the indexing are queued."""
         self._last_write[session_id] = time.monotonic()
         self._notify("write", session_id)
         self._schedule(session_id)
@@ -266,7 +281,7 @@ class LocalMemory(MemoryBase):
             self._active[session_id] = self._active.get(session_id, 0) + 1
             pool = getattr(self, pool_name)
             if pool is None:
-                pool = _DaemonPool(workers, thread_name)
+                pool = DaemonPool(workers, thread_name)
                 setattr(self, pool_name, pool)
         pool.submit(lambda: job(session_id))
 
@@ -474,30 +489,6 @@ class LocalMemory(MemoryBase):
             self._notify("progress", session_id)
 
         return report
-
-
-class _DaemonPool:
-    """A few daemon worker threads fed by a queue: unlike ``ThreadPoolExecutor`` (whose
-    workers the interpreter joins at exit), an LLM call in flight never delays a close
-    or the end of the process."""
-
-    def __init__(self, workers: int, name: str) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-                         for i in range(workers)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
-
-    def shutdown(self) -> None:
-        for _ in self._threads:
-            self._jobs.put(None)
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            job()
 
 
 INDEX_QUIET = 0.5  # seconds without writes to a session before its messages are embedded

@@ -66,6 +66,15 @@ class Store(Protocol):
         when given); returns the session's last seq. All or nothing, durable on return
         (concurrent appends may share one transaction)."""
 
+    async def aappend(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        context: str | None = None,
+        namespace: str | None = None,
+    ) -> int:
+        """``append`` for an event loop: awaited, without a thread of the caller's."""
+
     def view(self, session_id: str, limit: int) -> MemoryView:
         """The newest ``limit`` messages after the summary point, and the summary."""
 

@@ -13,26 +13,38 @@ event, woken once, when theirs is settled or when they are made leader.
 A write has a deadline: if it is still queued (not taken into a batch) when the
 deadline passes, it leaves the queue and raises the store's timeout error. A
 write taken into a batch waits for its outcome, which the store bounds.
+
+:meth:`GroupCommit.asubmit` is the twin for an event loop (the server's POST): the
+caller awaits a future instead of holding a thread, and the leading is done by the
+store's commit thread, which goes on leading while the next queued write is an event
+loop's, and settles a batch's futures with one wake-up of their loop. A thread per
+write (the worker hop and the lock hand-offs) had cost more CPU than the transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .daemon import DaemonPool
+
 MAX_BATCH = 256  # writes per transaction: bounds one batch's latency and memory
 
 
 class Write:
     """One caller's write: ``op`` is what the store applies (a function of a connection,
-    or the arguments of a script)."""
+    or the arguments of a script). A thread's write is woken by its lock; an event
+    loop's by its ``future``."""
 
-    __slots__ = ("op", "deadline", "result", "error", "settled", "taken", "lead", "_wake")
+    __slots__ = ("op", "deadline", "result", "error", "settled", "taken", "lead", "_wake",
+                 "future")
 
-    def __init__(self, op: Any, deadline: float | None) -> None:
+    def __init__(self, op: Any, deadline: float | None,
+                 future: asyncio.Future[Any] | None = None) -> None:
         self.op = op
         self.deadline = deadline  # time.monotonic() value, or None
         self.result: Any = None
@@ -40,8 +52,11 @@ class Write:
         self.settled = False
         self.taken = False  # in a batch: its outcome is coming
         self.lead = False  # made leader by the previous one
-        self._wake = threading.Lock()  # held until the write is settled or made leader
-        self._wake.acquire()  # (a bare lock: an Event costs ten times more to make)
+        self.future = future
+        self._wake: threading.Lock | None = None
+        if future is None:
+            self._wake = threading.Lock()  # held until the write is settled or made leader
+            self._wake.acquire()  # (a bare lock: an Event costs ten times more to make)
 
     def ok(self, result: Any) -> None:
         self.result, self.error, self.settled = result, None, True
@@ -63,35 +78,103 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._queue: deque[Write] = deque()
         self._leading = False
+        self._committer: DaemonPool | None = None  # leads for event loops' writes
 
     def submit(self, op: Any, deadline: float | None = None) -> Any:
         """Apply ``op`` in a shared transaction; its result once durable, or its error."""
         write = Write(op, deadline)
-        with self._lock:
-            self._queue.append(write)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
+        if self._enqueue(write):
+            self._lead_for(write)
+        else:
             self._wait(write)
-        if not write.settled:  # made leader (or led from the start)
-            self._lead()
+            if not write.settled:  # made leader
+                self._lead_for(write)
         if write.error is not None:
             raise write.error
         return write.result
 
+    async def asubmit(self, op: Any, deadline: float | None = None) -> Any:
+        """:meth:`submit` for an event loop. Cancelled while still queued, the write
+        leaves the queue (never applied); once taken into a batch it is applied all the
+        same (the store bounds how long that takes)."""
+        loop = asyncio.get_running_loop()
+        write = Write(op, deadline, loop.create_future())
+        if self._enqueue(write):
+            self._hand_to_committer()
+        timer = (None if deadline is None else
+                 loop.call_later(max(0.0, deadline - time.monotonic()), self._expire, write))
+        try:
+            return await write.future  # type: ignore[misc]
+        except asyncio.CancelledError:
+            self._withdraw(write)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _enqueue(self, write: Write) -> bool:
+        """Queue ``write``; True when its caller must lead (nobody else does)."""
+        with self._lock:
+            self._queue.append(write)
+            lead = not self._leading
+            self._leading = True
+        return lead
+
+    def _lead_for(self, write: Write) -> None:
+        """Lead on a caller's thread: its own batch, then the lead goes on (to the
+        committer if the next write is an event loop's: this caller is done)."""
+        if self._lead():
+            self._hand_to_committer()
+
+    def _hand_to_committer(self) -> None:
+        with self._lock:
+            if self._committer is None:  # first use, or after close(): writes in flight
+                self._committer = DaemonPool(1, "motorhead-commit")
+            committer = self._committer
+        committer.submit(self._lead_on)
+
+    def _lead_on(self) -> None:
+        """The committer's job: lead while the next queued write is an event loop's."""
+        while self._lead():
+            pass
+
+    def close(self) -> None:
+        """The committer thread ends once the writes handed to it are settled."""
+        with self._lock:
+            committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.shutdown()
+
     def _wait(self, write: Write) -> None:
+        assert write._wake is not None
         timeout = -1 if write.deadline is None else max(0.0, write.deadline - time.monotonic())
         if write._wake.acquire(timeout=timeout):
             return
-        with self._lock:
-            if not (write.taken or write.lead or write.settled):
-                self._queue.remove(write)
-                write.fail(self._timed_out(write))
-                return
+        if self._withdraw(write):
+            write.fail(self._timed_out(write))
+            return
         write._wake.acquire()  # taken into a batch, or made leader, just now
 
-    def _lead(self) -> None:
+    def _withdraw(self, write: Write) -> bool:
+        """Take ``write`` out of the queue if nobody took it or made it leader yet."""
+        with self._lock:
+            if write.taken or write.lead or write.settled:
+                return False
+            self._queue.remove(write)
+            return True
+
+    def _expire(self, write: Write) -> None:
+        """An event loop's write past its deadline (on its loop): failed if still queued."""
+        if self._withdraw(write):
+            write.fail(self._timed_out(write))
+            _resolve([write])
+
+    def _lead(self) -> bool:
+        """Commit the writes queued now as one batch and pass the lead on: to the next
+        queued write's thread, or (returns True) to the caller when that write is an
+        event loop's."""
         batch: list[Write] = []
+        go_on = False
         try:
             with self._lock:
                 batch = [self._queue.popleft()
@@ -107,17 +190,49 @@ class GroupCommit:
         finally:
             with self._lock:
                 successor = self._queue[0] if self._queue else None
-                if successor is not None:
+                if successor is None:
+                    self._leading = False
+                elif successor.future is None:
                     successor.lead = True
                 else:
-                    self._leading = False
-            for write in batch:
-                _wake(write)
+                    go_on, successor = True, None
+            _settle(batch)
             if successor is not None:
                 _wake(successor)
+        return go_on
+
+
+def _settle(batch: list[Write]) -> None:
+    """Tell each caller of ``batch``: a thread by its lock, an event loop once for all
+    of its writes."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Write]] = {}
+    for write in batch:
+        if write.future is None:
+            _wake(write)
+        else:
+            by_loop.setdefault(write.future.get_loop(), []).append(write)
+    for loop, writes in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, writes)
+        except RuntimeError:  # the loop is closed: nobody awaits these any more
+            pass
+
+
+def _resolve(writes: list[Write]) -> None:
+    """On the writes' loop: each future gets its write's outcome (unless cancelled)."""
+    for write in writes:
+        future = write.future
+        assert future is not None
+        if future.done():
+            continue
+        if write.error is not None:
+            future.set_exception(write.error)
+        else:
+            future.set_result(write.result)
 
 
 def _wake(write: Write) -> None:
+    assert write._wake is not None
     try:
         write._wake.release()
     except RuntimeError:  # already released (a leader's own write): nobody waits on it

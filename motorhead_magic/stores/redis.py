@@ -331,6 +331,7 @@ class RedisStore:
         end with it (their sockets close) or with their answer."""
         self._closed = True
         self._redis.close()
+        self._group.close()
         self._drop_writer()
         self._words.close()
 
@@ -352,12 +353,28 @@ class RedisStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
+        self._check_writable()
+        return self._group.submit(self._append_op(session_id, messages, context, namespace))
+
+    async def aappend(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        context: str | None = None,
+        namespace: str | None = None,
+    ) -> int:
+        """:meth:`append` for an event loop: awaited, sent by the store's commit thread
+        in the next pipelined round trip."""
+        self._check_writable()
+        return await self._group.asubmit(
+            self._append_op(session_id, messages, context, namespace))
+
+    def _check_writable(self) -> None:
         if self._closed:
             raise StoreUnavailable(f"Redis store {self.url} is closed")
         if self._writer_pid != os.getpid():  # a forked child: never the parent's socket
             self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"))
             self._new_writer()
-        return self._group.submit(self._append_op(session_id, messages, context, namespace))
 
     def _append_op(self, session_id: str, messages: Sequence[NewMessage], context: str | None,
                    namespace: str | None) -> tuple[list[str], list[Any]]:

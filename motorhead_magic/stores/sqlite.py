@@ -286,6 +286,7 @@ class SQLiteStore:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+        self._group.close()
         if self._pid == os.getpid():
             for conn in idle:
                 try:
@@ -334,6 +335,15 @@ class SQLiteStore:
     def _write(self, run: Callable[[sqlite3.Connection], Any]) -> Any:
         """``run(conn)`` in a write transaction, maybe shared with other threads' writes;
         returns its result once committed."""
+        self._check_writable()
+        return self._group.submit(run, time.monotonic() + self._busy_timeout)
+
+    async def _awrite(self, run: Callable[[sqlite3.Connection], Any]) -> Any:
+        """:meth:`_write` for an event loop: awaited, committed by the store's thread."""
+        self._check_writable()
+        return await self._group.asubmit(run, time.monotonic() + self._busy_timeout)
+
+    def _check_writable(self) -> None:
         if self.read_only:
             raise StoreUnavailable(f"SQLite store {self.path} is read-only here: writes are"
                                    " refused")
@@ -341,7 +351,6 @@ class SQLiteStore:
             self._start_process()
         if self._closed:
             raise StoreUnavailable(f"SQLite store {self.path} is closed")
-        return self._group.submit(run, time.monotonic() + self._busy_timeout)
 
     def _commit(self, batch: list[Write]) -> None:
         """The group commit's leader: the batch in one transaction, on one connection."""
@@ -476,6 +485,20 @@ class SQLiteStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
+        return self._write(self._append_run(session_id, messages, context, namespace))
+
+    async def aappend(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        context: str | None = None,
+        namespace: str | None = None,
+    ) -> int:
+        return await self._awrite(self._append_run(session_id, messages, context, namespace))
+
+    def _append_run(self, session_id: str, messages: Sequence[NewMessage], context: str | None,
+                    namespace: str | None) -> Callable[[sqlite3.Connection], int]:
+        """One append, as a function of the transaction's connection."""
         rows = [(m.role, m.content, m.tokens, json.dumps(m.metadata)) for m in messages]
 
         def run(c: sqlite3.Connection) -> int:
@@ -527,7 +550,7 @@ class SQLiteStore:
                 )
             return last_seq
 
-        return self._write(run)
+        return run
 
     def delete(self, session_id: str) -> None:
         def run(c: sqlite3.Connection) -> None:
