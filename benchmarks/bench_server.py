@@ -8,7 +8,8 @@ JSON; ``motorhead-magic serve`` over the embedded SQLite store; and (when
 ``redis-server`` is installed) over Redis. A load generator in another process
 (keep-alive ``http.client`` connections on ``--clients`` threads, bounded by count
 and time) measures requests/s and p50/p99 for GET and POST memory, and prints
-each as a ratio of the bare endpoint measured in the same run. With ``--baseline``,
+each as a ratio of the bare endpoint measured in the same run, with the server
+process's CPU time per request (Linux; the Redis server's own CPU is not counted). With ``--baseline``,
 servers run from another checkout too (say, a clone at the previous commit), in the
 same interleaved rounds, so a before/after comparison shares the machine's state.
 """
@@ -113,13 +114,29 @@ def load(port: int, method: str, path: str, clients: int, requests: int, seconds
             "p99_ms": latencies[min(count - 1, int(count * 0.99))] * 1000}
 
 
-def measure(port: int, method: str, path: str, args: argparse.Namespace) -> dict:
-    """Run the load generator as a separate process so it never shares the server's GIL."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(port: int, method: str, path: str, args: argparse.Namespace,
+            pid: int = 0) -> dict:
+    """Run the load generator as a separate process so it never shares the server's GIL;
+    with the server's ``pid``, also its CPU time per request (on 2 cores the server and
+    the load generator share the machine, so req/s moves with whatever else runs, while
+    CPU per request moves much less)."""
+    before = cpu_seconds(pid)
     out = subprocess.run(
         [sys.executable, __file__, "--load", str(port), method, path, "--clients",
          str(args.clients), "--requests", str(args.requests), "--seconds", str(args.seconds)],
         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    result = json.loads(out.stdout)
+    result["cpu_us"] = (cpu_seconds(pid) - before) / max(1, result["count"]) * 1e6
+    return result
 
 
 # -- the servers ----------------------------------------------------------------------------
@@ -172,12 +189,13 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
     procs: list[subprocess.Popen] = []
-    scenarios: list[tuple[str, int, str, str]] = []
+    scenarios: list[tuple[str, int, str, str, int]] = []
     try:
         port = free_port()
         procs.append(subprocess.Popen([sys.executable, "-c", BARE_APP, str(port)]))
         wait_for(port, procs[-1])
-        scenarios.append(("bare Starlette constant JSON", port, "GET", "/sessions/bench/memory"))
+        scenarios.append(("bare Starlette constant JSON", port, "GET", "/sessions/bench/memory",
+                          procs[-1].pid))
         redis_binary = shutil.which("redis-server")
         redis_port = free_port()
         if redis_binary:
@@ -194,15 +212,15 @@ def main() -> None:
                 proc, port = start_ours(store, tmp, args.threads, repo)
                 procs.append(proc)
                 scenarios.append((f"GET memory ({name}){label}", port, "GET",
-                                  "/sessions/bench/memory"))
+                                  "/sessions/bench/memory", proc.pid))
                 scenarios.append((f"POST memory ({name}){label}", port, "POST",
-                                  "/sessions/b{i}/memory"))
-        for _, port, method, path in scenarios:  # warm-up: connections, caches, JIT-free
+                                  "/sessions/b{i}/memory", proc.pid))
+        for _, port, method, path, _ in scenarios:  # warm-up: connections, caches
             measure(port, method, path, argparse.Namespace(**{**vars(args), "requests": 300}))
         results: dict[str, list[dict]] = {name: [] for name, *_ in scenarios}
         for _ in range(args.rounds):
-            for name, port, method, path in scenarios:
-                results[name].append(measure(port, method, path, args))
+            for name, port, method, path, pid in scenarios:
+                results[name].append(measure(port, method, path, args, pid))
     finally:
         for proc in reversed(procs):
             stop(proc)
@@ -212,13 +230,19 @@ def main() -> None:
         return median([r[key] for r in results[name]])
 
     base = stat(scenarios[0][0], "rps")
+    base_cpu = stat(scenarios[0][0], "cpu_us")
     print(f"{args.clients} concurrent clients, loopback, up to {args.requests} requests or"
           f" {args.seconds:g}s per scenario, median of {args.rounds} interleaved rounds\n")
-    print(f"{'scenario':39} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs bare':>8} {'errors':>6}")
+    print(f"{'scenario':39} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'vs bare':>8}"
+          f" {'cpu us/req':>10} {'bare cpu/':>9} {'errors':>6}")
     for name, *_ in scenarios:
         errors = sum(r["errors"] for r in results[name])
+        cpu = stat(name, "cpu_us")
         print(f"{name:39} {stat(name, 'rps'):7.0f} {stat(name, 'p50_ms'):7.1f}"
-              f" {stat(name, 'p99_ms'):7.1f} {stat(name, 'rps') / base:8.2f} {errors:6d}")
+              f" {stat(name, 'p99_ms'):7.1f} {stat(name, 'rps') / base:8.2f}"
+              f" {cpu:10.0f} {base_cpu / cpu if cpu else 0:9.2f} {errors:6d}")
+    print("\nvs bare: req/s over the bare endpoint's. bare cpu/: the bare endpoint's server"
+          " CPU per request over this one's (the same ratio, free of what else ran).")
 
 
 if __name__ == "__main__":
