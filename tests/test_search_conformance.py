@@ -103,6 +103,21 @@ def test_search_sees_folded_messages_and_keeps_working_after_writes(memory_facto
         FACTS[5], "Lisbon was lovely"}
 
 
+def test_at_equal_scores_the_newer_message_ranks_first(memory_factory):
+    memory = memory_factory()
+    memory.add("s", said("apples one", "apples two", "apples six"))
+    assert seqs(memory.search("s", "apples", mode="keyword")) == [2, 1, 0]
+
+
+def test_a_repeated_message_is_one_hit_and_the_newest_copy(memory_factory):
+    memory = memory_factory()
+    repeated = ["the boat leaves at nine", "ok"] * 30  # 60 copies: more than one pool
+    memory.add("s", said(*repeated, "the boat was late yesterday", "sorry"))
+    hits = memory.search("s", "boat leaves", k=2, mode="keyword")
+    assert [(h.message.seq, h.message.content) for h in hits] == [
+        (58, "the boat leaves at nine"), (60, "the boat was late yesterday")]
+
+
 def test_before_keeps_only_earlier_messages(memory_factory):
     memory = memory_factory()
     memory.add("s", said("apples one", "apples two", "apples three"))
@@ -185,6 +200,15 @@ def test_hybrid_fuses_both_rankings(semantic_factory):
     hybrid = seqs(memory.search("s", "dog", mode="hybrid"))
     assert keyword == [1] and set(semantic[:2]) == {0, 1}
     assert set(hybrid[:2]) == {0, 1} and hybrid[0] == 1  # in both rankings: first
+
+
+def test_meaning_and_fusion_show_a_repeated_message_once(semantic_factory):
+    memory = semantic_factory(embeddings=WordEmbeddings())
+    memory.add("s", said(*["my puppy chewed a shoe", "oh no"] * 3, "a dog barked", "hm"))
+    memory.wait("s")
+    for mode in ("semantic", "hybrid"):
+        hits = memory.search("s", "puppy", k=2, mode=mode)
+        assert sorted(h.message.seq for h in hits) == [4, 6], mode  # not [0, 6]
 
 
 @in_process_embedder  # counts, toggles or resizes the embedder object

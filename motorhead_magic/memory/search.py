@@ -12,6 +12,11 @@ meaning (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2
 it beats reciprocal rank fusion, which here let chit-chat sharing one word with the
 question outrank the evidence: ``benchmarks/bench_recall.py``).
 
+Every ranking, fused or not, shows a repeated message once (:func:`distinct`: the same
+role and text, "ok" or a question asked again, is one hit, its newest copy), and at equal
+scores the newer message ranks first: when the same thing was said again, or two
+statements are as close to the question, the newest must win.
+
 An embedder that raises or hangs never fails a search: it falls back to the words
 and says so once (a log warning, and the result's ``note``); indexing retries later.
 """
@@ -22,7 +27,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import InvalidInput
 from ..records import Hit, Message, SearchResult
@@ -182,7 +187,46 @@ def fuse(words: Sequence[tuple[int, float]], meaning: Sequence[tuple[int, float]
     scores = {seq: WORDS_WEIGHT * by_words.get(seq, 0.0)
               + (1 - WORDS_WEIGHT) * by_meaning.get(seq, 0.0)
               for seq in by_words.keys() | by_meaning.keys()}
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+    return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:k]  # newer first
+
+
+def distinct(hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` (best first) with each message once. Copies of one message (the same role
+    and text: an "ok", a question asked again) add nothing to a result, but would fill its
+    top k and push the other findings out (chat repeats itself: in bench_recall.py, copies
+    of chit-chat took top-5 places from the evidence). A group keeps its best copy's place
+    and score and shows its newest copy: the latest time something was said is the one
+    that counts, as for a fact said again."""
+    where: dict[tuple[str, str], int] = {}
+    kept: list[Hit] = []
+    for hit in hits:
+        key = (hit.message.role, hit.message.content)
+        at = where.get(key)
+        if at is None:
+            where[key] = len(kept)
+            kept.append(hit)
+        elif hit.message.seq > kept[at].message.seq:
+            kept[at] = Hit(hit.message, kept[at].score)
+    return kept
+
+
+class _Ranked(NamedTuple):
+    """One ranking of a search, best first, before copies are merged: ``(seq, score)``,
+    the messages read already (by seq), whether the ranking has nothing beyond, what
+    ranked it and why (a fallback's note)."""
+
+    scored: list[tuple[int, float]]
+    known: dict[int, Message]
+    complete: bool
+    ranking: str
+    note: str | None = None
+
+    @classmethod
+    def of_words(cls, words: list[tuple[Message, float]], asked: int, ranking: str,
+                 note: str | None = None) -> _Ranked:
+        """The store's words ranking, of which ``asked`` were asked for."""
+        return cls([(m.seq, score) for m, score in words], {m.seq: m for m, _ in words},
+                   len(words) < asked, ranking, note)
 
 
 class Searcher:
@@ -199,44 +243,76 @@ class Searcher:
 
     def search(self, session_id: str, text: str, k: int, mode: str,
                before: int | None = None) -> SearchResult:
-        pool = max(4 * k, 50)  # candidates per ranking before fusion
-        words = (self.store.search_words(session_id, text, pool if mode == "hybrid" else k,
-                                         before)
-                 if mode in ("keyword", "hybrid") else [])
+        """The best ``k`` hits, each message once (:func:`distinct`). Messages are read only
+        as far as ``k`` distinct hits need; when copies of a message used up a ranking's
+        candidates, it is asked for four times more (by words only once it fell back to
+        them: a failing embedder is not asked twice in one search)."""
+        limit, note = k, None
+        while True:
+            ranked = self._rank(session_id, text, limit, mode, before)
+            note = ranked.note or note
+            hits = self._read(session_id, ranked, k)
+            if len(hits) >= k or ranked.complete:
+                return SearchResult(hits, ranked.ranking, note)
+            limit *= 4
+            mode = ranked.ranking
+
+    def _rank(self, session_id: str, text: str, limit: int, mode: str,
+              before: int | None) -> _Ranked:
+        """``mode``'s ranking for ``limit`` distinct hits: by words, twice as many (chat
+        repeats itself, and reading ``limit`` more messages costs less than asking again);
+        by meaning or fused, every candidate (``max(4 * limit, 50)`` per ranking: fusion
+        needs more than ``limit`` of each), its messages read later, as far as needed."""
+        pool = max(4 * limit, 50)
+        asked = pool if mode == "hybrid" else 2 * limit
+        words = (self.store.search_words(session_id, text, asked, before)
+                 if mode in ("keyword", "hybrid") else None)
         if mode == "keyword":
-            return SearchResult([Hit(message, score) for message, score in words], mode)
+            return _Ranked.of_words(words or [], asked, mode)
         try:
             meaning = self._by_meaning(session_id, text, pool, before)
         except EmbedderFailed as exc:
-            return self._by_words(session_id, text, k, before, words, str(exc))
+            return self._by_words(session_id, text, limit, before, words, str(exc))
         if meaning is None:
             why = "no message of this session is embedded yet"
             if self.index_error is not None:
                 why += f" ({self.index_error})"
-            return self._by_words(session_id, text, k, before, words, why)
+            return self._by_words(session_id, text, limit, before, words, why)
         note = None
         if self.index_error is not None:  # ranked by meaning, but not everything has a vector
             note = f"some messages are not embedded yet (found by words only): {self.index_error}"
             self._say_once(note)
         self.note = note
-        if mode == "semantic":
-            ranked = meaning[:k]
-        else:
-            ranked = fuse([(m.seq, score) for m, score in words], meaning, k)
-        known = {m.seq: m for m, _ in words}
-        missing = [seq for seq, _ in ranked if seq not in known]
-        known.update((m.seq, m) for m in self.store.messages_at(session_id, missing))
-        return SearchResult([Hit(known[seq], score) for seq, score in ranked if seq in known],
-                            mode, note)
+        words = words or []
+        scored = (meaning if mode == "semantic"
+                  else fuse([(m.seq, score) for m, score in words], meaning, pool))
+        return _Ranked(scored, {m.seq: m for m, _ in words}, len(scored) < pool, mode, note)
 
-    def _by_words(self, session_id: str, text: str, k: int, before: int | None,
-                  words: list[tuple[Message, float]], why: str) -> SearchResult:
-        """The fallback: the words' ranking, and why (said once in the log)."""
-        if not words:
-            words = self.store.search_words(session_id, text, k, before)
+    def _read(self, session_id: str, ranked: _Ranked, k: int) -> list[Hit]:
+        """The first ``k`` distinct hits of a ranking, reading the messages it has not read
+        yet ``k`` at first, then twice as many each time copies were found."""
+        hits: list[Hit] = []
+        start, size = 0, k
+        while len(hits) < k and start < len(ranked.scored):
+            chunk = ranked.scored[start:start + size]
+            missing = [seq for seq, _ in chunk if seq not in ranked.known]
+            ranked.known.update((m.seq, m) for m in self.store.messages_at(session_id, missing))
+            hits = distinct([*hits, *(Hit(ranked.known[seq], score) for seq, score in chunk
+                                      if seq in ranked.known)])  # not deleted meanwhile
+            start, size = start + size, 2 * size
+        return hits[:k]
+
+    def _by_words(self, session_id: str, text: str, limit: int, before: int | None,
+                  words: list[tuple[Message, float]] | None, why: str) -> _Ranked:
+        """The fallback: the words' ranking (``words``, when hybrid has read them already:
+        its pool), and why (said once in the log)."""
+        asked = max(4 * limit, 50)
+        if words is None:
+            asked = 2 * limit
+            words = self.store.search_words(session_id, text, asked, before)
         self.note = f"searched by words only: {why}"
         self._say_once(self.note)
-        return SearchResult([Hit(m, score) for m, score in words[:k]], "keyword", self.note)
+        return _Ranked.of_words(words, asked, "keyword", self.note)
 
     def _by_meaning(self, session_id: str, text: str, limit: int,
                     before: int | None) -> list[tuple[int, float]] | None:
@@ -262,7 +338,7 @@ class Searcher:
             top = np.argpartition(-scores, limit - 1)[:limit]
         else:
             top = np.arange(len(scores))
-        top = top[np.lexsort((seqs[top], -scores[top]))]
+        top = top[np.lexsort((-seqs[top], -scores[top]))]  # newer first at equal scores
         return [(int(seqs[i]), float(scores[i])) for i in top]
 
     def _say_once(self, note: str) -> None:

@@ -94,15 +94,18 @@ def drop(conn: sqlite3.Connection, epoch: str) -> None:
 
 def search(conn: sqlite3.Connection, epoch: str, session_id: str, text: str, limit: int,
            before: int | None = None) -> list[tuple[int, float]]:
-    """``(seq, score)`` of the best ``limit`` rows, BM25 (higher = better)."""
+    """``(seq, score)`` of the best ``limit`` rows, BM25 (higher = better), newer first
+    at equal scores."""
     expression = match_expression(epoch, text)
     if expression is None or limit <= 0:
         return []
     # bm25() weights follow the column order: only the content counts, not the scope.
+    # At equal scores the newer message ranks first (the newest statement must win; the
+    # distractors of a fact often score exactly as the fact does).
     rows = conn.execute(
         "SELECT seq, -bm25(message_words, 1.0, 0.0) FROM message_words"
         " WHERE message_words MATCH ? AND session_id = ? AND seq < ?"
-        " ORDER BY bm25(message_words, 1.0, 0.0) LIMIT ?",
+        " ORDER BY bm25(message_words, 1.0, 0.0), CAST(seq AS INTEGER) DESC LIMIT ?",
         (expression, session_id, 2**63 - 1 if before is None else before, limit),
     ).fetchall()
     return [(int(seq), float(score)) for seq, score in rows]
