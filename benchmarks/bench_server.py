@@ -9,9 +9,10 @@ JSON; ``motorhead-magic serve`` over the embedded SQLite store; and (when
 (keep-alive ``http.client`` connections on ``--clients`` threads, bounded by count
 and time) measures requests/s and p50/p99 for GET and POST memory, and prints
 each as a ratio of the bare endpoint measured in the same run, with the server
-process's CPU time per request (Linux; the Redis server's own CPU is not counted). With ``--baseline``,
-servers run from another checkout too (say, a clone at the previous commit), in the
-same interleaved rounds, so a before/after comparison shares the machine's state.
+process's CPU time per request (Linux; the Redis server's own CPU is not counted).
+With ``--baseline``, servers run from another checkout too (say, a clone at the
+previous commit), in the same interleaved rounds, so a before/after comparison shares
+the machine's state.
 """
 
 from __future__ import annotations
