@@ -15,10 +15,14 @@ deadline passes, it leaves the queue and raises the store's timeout error. A
 write taken into a batch waits for its outcome, which the store bounds.
 
 :meth:`GroupCommit.asubmit` is the twin for an event loop (the server's POST): the
-caller awaits a future instead of holding a thread, and the leading is done by the
-store's commit thread, which goes on leading while the next queued write is an event
-loop's, and settles a batch's futures with one wake-up of their loop. A thread per
-write (the worker hop and the lock hand-offs) had cost more CPU than the transaction.
+caller awaits a future instead of holding a thread. The loop leads itself, at the end
+of its current iteration (so the writes of the requests read with it join), when the
+store can commit at once without waiting (``commit_now``: SQLite with its write lock
+free); else, and for a batch the fast path gave back, the store's committer thread
+leads, going on while the next queued write is an event loop's, and settles a batch's
+futures with one wake-up of their loop. A thread per write (the worker hop and the lock
+hand-offs), and even one committer thread (the GIL handed back and forth around each
+SQLite call), had cost more CPU than the transaction.
 """
 
 from __future__ import annotations
@@ -69,11 +73,18 @@ class Write:
 
 
 class GroupCommit:
-    """The write queue of one store (in one process)."""
+    """The write queue of one store (in one process).
+
+    ``commit(batch)`` settles every write of the batch, waiting as long as needed;
+    ``commit_now(batch)``, if the store has one, commits the batch on the calling thread
+    only if it can do so without waiting, and otherwise returns False having done
+    nothing (then ``commit`` gets the batch on the committer thread)."""
 
     def __init__(self, commit: Callable[[list[Write]], None],
-                 timed_out: Callable[[Write], BaseException]) -> None:
+                 timed_out: Callable[[Write], BaseException],
+                 commit_now: Callable[[list[Write]], bool] | None = None) -> None:
         self._commit = commit
+        self._commit_now = commit_now
         self._timed_out = timed_out
         self._lock = threading.Lock()
         self._queue: deque[Write] = deque()
@@ -83,12 +94,14 @@ class GroupCommit:
     def submit(self, op: Any, deadline: float | None = None) -> Any:
         """Apply ``op`` in a shared transaction; its result once durable, or its error."""
         write = Write(op, deadline)
-        if self._enqueue(write):
-            self._lead_for(write)
-        else:
+        if not self._enqueue(write):
             self._wait(write)
-            if not write.settled:  # made leader
-                self._lead_for(write)
+        if not write.settled:  # leads from the start, or made leader
+            batch = self._take()
+            self._commit_settled(batch)
+            successor = self._pass_lead(batch)
+            if successor is not None:  # an event loop's write: its loop or the committer
+                self._lead_async(successor)
         if write.error is not None:
             raise write.error
         return write.result
@@ -100,7 +113,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         write = Write(op, deadline, loop.create_future())
         if self._enqueue(write):
-            self._hand_to_committer()
+            self._lead_async(write)
         timer = (None if deadline is None else
                  loop.call_later(max(0.0, deadline - time.monotonic()), self._expire, write))
         try:
@@ -112,6 +125,15 @@ class GroupCommit:
             if timer is not None:
                 timer.cancel()
 
+    def close(self) -> None:
+        """The committer thread ends once the writes handed to it are settled."""
+        with self._lock:
+            committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.shutdown()
+
+    # -- the queue -------------------------------------------------------------------
+
     def _enqueue(self, write: Write) -> bool:
         """Queue ``write``; True when its caller must lead (nobody else does)."""
         with self._lock:
@@ -120,30 +142,79 @@ class GroupCommit:
             self._leading = True
         return lead
 
-    def _lead_for(self, write: Write) -> None:
-        """Lead on a caller's thread: its own batch, then the lead goes on (to the
-        committer if the next write is an event loop's: this caller is done)."""
-        if self._lead():
-            self._hand_to_committer()
+    def _take(self) -> list[Write]:
+        """The leader's batch: the writes queued now, oldest first."""
+        with self._lock:
+            batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
+            for write in batch:
+                write.taken = True
+        return batch
 
-    def _hand_to_committer(self) -> None:
+    def _commit_settled(self, batch: list[Write]) -> None:
+        if not batch:  # its writes left the queue (cancelled, expired) before it ran
+            return
+        try:
+            self._commit(batch)
+        finally:
+            for write in batch:
+                if not write.settled:  # a store bug must never hang a caller
+                    write.fail(RuntimeError("group commit: a write was left unsettled"))
+
+    def _pass_lead(self, batch: list[Write]) -> Write | None:
+        """After a batch: tell its callers, and make the oldest queued write's thread the
+        leader; an event loop's write is returned instead (its caller holds no thread)."""
+        with self._lock:
+            successor = self._queue[0] if self._queue else None
+            if successor is None:
+                self._leading = False
+            elif successor.future is None:
+                successor.lead = True
+        _settle(batch)
+        if successor is None or successor.future is not None:
+            return successor
+        _wake(successor)
+        return None
+
+    def _lead_async(self, write: Write) -> None:
+        """Lead for ``write``, an event loop's: on that loop, after its current iteration,
+        if the store can commit without waiting and this runs on that loop; else on the
+        committer thread."""
+        assert write.future is not None
+        loop = write.future.get_loop()
+        if self._commit_now is not None and _running_loop() is loop:
+            loop.call_soon(self._lead_here)
+        else:
+            self._to_committer(self._lead_on)
+
+    def _lead_here(self) -> None:
+        """On an event loop: the queued writes in one transaction now, if nothing has to
+        wait; else the committer thread takes over this batch and the lead."""
+        batch = self._take()
+        if batch and not self._commit_now(batch):  # type: ignore[misc]
+            self._to_committer(lambda: self._lead_on(batch))
+            return
+        successor = self._pass_lead(batch)
+        if successor is not None:
+            self._lead_async(successor)
+
+    def _lead_on(self, batch: list[Write] | None = None) -> None:
+        """The committer's job: commit ``batch`` (or the queued writes), then lead while
+        the next queued write is an event loop's."""
+        while True:
+            batch = batch or self._take()
+            self._commit_settled(batch)
+            if self._pass_lead(batch) is None:
+                return
+            batch = None
+
+    def _to_committer(self, job: Callable[[], None]) -> None:
         with self._lock:
             if self._committer is None:  # first use, or after close(): writes in flight
                 self._committer = DaemonPool(1, "motorhead-commit")
             committer = self._committer
-        committer.submit(self._lead_on)
+        committer.submit(job)
 
-    def _lead_on(self) -> None:
-        """The committer's job: lead while the next queued write is an event loop's."""
-        while self._lead():
-            pass
-
-    def close(self) -> None:
-        """The committer thread ends once the writes handed to it are settled."""
-        with self._lock:
-            committer, self._committer = self._committer, None
-        if committer is not None:
-            committer.shutdown()
+    # -- deadlines and cancellation ---------------------------------------------------
 
     def _wait(self, write: Write) -> None:
         assert write._wake is not None
@@ -169,37 +240,12 @@ class GroupCommit:
             write.fail(self._timed_out(write))
             _resolve([write])
 
-    def _lead(self) -> bool:
-        """Commit the writes queued now as one batch and pass the lead on: to the next
-        queued write's thread, or (returns True) to the caller when that write is an
-        event loop's."""
-        batch: list[Write] = []
-        go_on = False
-        try:
-            with self._lock:
-                batch = [self._queue.popleft()
-                         for _ in range(min(MAX_BATCH, len(self._queue)))]
-                for write in batch:
-                    write.taken = True
-            try:
-                self._commit(batch)
-            finally:
-                for write in batch:
-                    if not write.settled:  # a store bug must never hang a caller
-                        write.fail(RuntimeError("group commit: a write was left unsettled"))
-        finally:
-            with self._lock:
-                successor = self._queue[0] if self._queue else None
-                if successor is None:
-                    self._leading = False
-                elif successor.future is None:
-                    successor.lead = True
-                else:
-                    go_on, successor = True, None
-            _settle(batch)
-            if successor is not None:
-                _wake(successor)
-        return go_on
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _settle(batch: list[Write]) -> None:
@@ -211,7 +257,11 @@ def _settle(batch: list[Write]) -> None:
             _wake(write)
         else:
             by_loop.setdefault(write.future.get_loop(), []).append(write)
+    here = _running_loop() if by_loop else None
     for loop, writes in by_loop.items():
+        if loop is here:
+            _resolve(writes)
+            continue
         try:
             loop.call_soon_threadsafe(_resolve, writes)
         except RuntimeError:  # the loop is closed: nobody awaits these any more
