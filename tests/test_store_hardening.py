@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -535,7 +536,8 @@ def test_a_failing_append_does_not_fail_its_batch(tmp_path):
     store.close()
 
 
-def test_batched_redis_appends_survive_redis_losing_its_scripts(redis_url):
+@pytest.mark.parametrize("path", ["thread", "event loop"])
+def test_batched_redis_appends_survive_redis_losing_its_scripts(redis_url, path):
     import redis
 
     from motorhead_magic.stores.group import Write
@@ -546,25 +548,72 @@ def test_batched_redis_appends_survive_redis_losing_its_scripts(redis_url):
     redis.Redis.from_url(redis_url).script_flush()  # as after a Redis restart
     batch = [Write(store._append_op("s", new(f"q{i}", f"a{i}"), None, None), None)
              for i in range(8)]
-    store._commit(batch)  # one pipeline: every script call answers NOSCRIPT
+    # One pipeline: every script call answers NOSCRIPT.
+    if path == "thread":
+        store._commit(batch)
+    else:
+        asyncio.run(store._acommit(batch))
     assert [(w.error, w.result) for w in batch] == [(None, i) for i in range(2, 17, 2)]
     texts = [m.content for m in store.history("s")]
     assert texts == ["first"] + [f"{x}{i}" for i in range(8) for x in "qa"]
     store.close()
 
 
-def test_redis_append_after_the_server_dropped_the_connection(redis_url):
+@pytest.mark.parametrize("path", ["thread", "event loop"])
+def test_redis_append_after_the_server_dropped_the_connection(redis_url, path):
     import redis
 
     memory = mh.connect(redis_url)
-    memory.add("s", turns(2))
     admin = redis.Redis.from_url(redis_url)
+
+    async def on_a_loop() -> None:  # one loop: its writer connection is the one cut
+        await memory.aadd("s", turns(2))
+        drop_every_connection_but(admin)
+        await memory.aadd("s", turns(1, 2))
+
+    if path == "thread":
+        memory.add("s", turns(2))
+        drop_every_connection_but(admin)
+        memory.add("s", turns(1, 2))  # a stale connection is replaced, not a 503
+    else:
+        asyncio.run(on_a_loop())
+    assert [m.content for m in memory.history("s")] == ["m0", "m1", "m2"]
+    memory.close()
+    admin.close()
+
+
+def drop_every_connection_but(admin: Any) -> None:
+    """As a Redis restart or an idle timeout does."""
     me = admin.client_id()
-    for client in admin.client_list():  # as a Redis restart or an idle timeout does
+    for client in admin.client_list():
         if int(client["id"]) != me:
             admin.client_kill_filter(_id=client["id"])
-    memory.add("s", turns(1, 2))  # a stale connection is replaced, not a 503
-    assert [m.content for m in memory.history("s")] == ["m0", "m1", "m2"]
+
+
+def test_an_event_loop_append_to_a_redis_that_went_away_is_store_unavailable(redis_url):
+    """Redis gone mid-use: the loop's write fails with StoreUnavailable (no hang, no
+    retry that could store it twice), and the next write, Redis back, goes through."""
+    import redis
+
+    memory = mh.connect(redis_url)
+    admin = redis.Redis.from_url(redis_url)
+
+    async def writes() -> object:
+        await memory.aadd("s", turns(1))
+        admin.client_pause(1500, all=True)  # Redis stops answering for 1.5 s
+        memory.store._async_writer[1].socket_timeout = 0.3  # this test's patience
+        try:
+            await memory.aadd("s", turns(1, 1))
+        except StoreUnavailable as exc:
+            return exc
+        return None
+
+    error = asyncio.run(writes())
+    assert isinstance(error, StoreUnavailable) and "outcome" not in str(error), error
+    time.sleep(1.5)
+    memory.add("s", turns(1, 2))
+    contents = [m.content for m in memory.history("s")]
+    assert contents[0] == "m0" and contents[-1] == "m2" and len(contents) in (2, 3)
     memory.close()
     admin.close()
 

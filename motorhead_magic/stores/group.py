@@ -31,7 +31,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .daemon import DaemonPool
@@ -75,16 +75,20 @@ class Write:
 class GroupCommit:
     """The write queue of one store (in one process).
 
-    ``commit(batch)`` settles every write of the batch, waiting as long as needed;
-    ``commit_now(batch)``, if the store has one, commits the batch on the calling thread
-    only if it can do so without waiting, and otherwise returns False having done
-    nothing (then ``commit`` gets the batch on the committer thread)."""
+    ``commit(batch)`` settles every write of the batch, waiting as long as needed. For
+    event loops a store may have either of two more: ``commit_now(batch)`` commits the
+    batch on the calling thread only if it can do so without waiting, and otherwise
+    returns False having done nothing (then ``commit`` gets the batch on the committer
+    thread); ``acommit(batch)`` is ``commit`` as a coroutine (a network round trip
+    awaited on the loop)."""
 
     def __init__(self, commit: Callable[[list[Write]], None],
                  timed_out: Callable[[Write], BaseException],
-                 commit_now: Callable[[list[Write]], bool] | None = None) -> None:
+                 commit_now: Callable[[list[Write]], bool] | None = None,
+                 acommit: Callable[[list[Write]], Awaitable[None]] | None = None) -> None:
         self._commit = commit
         self._commit_now = commit_now
+        self._acommit = acommit
         self._timed_out = timed_out
         self._lock = threading.Lock()
         self._queue: deque[Write] = deque()
@@ -181,8 +185,12 @@ class GroupCommit:
         committer thread."""
         assert write.future is not None
         loop = write.future.get_loop()
-        if self._commit_now is not None and _running_loop() is loop:
+        if _running_loop() is not loop:
+            self._to_committer(self._lead_on)
+        elif self._commit_now is not None:
             loop.call_soon(self._lead_here)
+        elif self._acommit is not None:
+            loop.create_task(self._lead_task())
         else:
             self._to_committer(self._lead_on)
 
@@ -196,6 +204,33 @@ class GroupCommit:
         successor = self._pass_lead(batch)
         if successor is not None:
             self._lead_async(successor)
+
+    async def _lead_task(self) -> None:
+        """On an event loop, for a store that awaits its commits: batch after batch while
+        the next queued write is this loop's."""
+        batch: list[Write] = []
+        try:
+            while True:
+                batch = self._take()
+                if batch:
+                    try:
+                        await self._acommit(batch)  # type: ignore[misc]
+                    finally:
+                        for write in batch:
+                            if not write.settled:  # a store bug must never hang a caller
+                                write.fail(RuntimeError("group commit: a write was left"
+                                                        " unsettled"))
+                successor, batch = self._pass_lead(batch), []
+                if successor is None:
+                    return
+                if successor.future.get_loop() is not _running_loop():  # type: ignore[union-attr]
+                    self._lead_async(successor)
+                    return
+        except BaseException:
+            if batch:  # cut off (the loop is closing): the lead goes on, on the committer
+                if self._pass_lead(batch) is not None:
+                    self._to_committer(self._lead_on)
+            raise
 
     def _lead_on(self, batch: list[Write] | None = None) -> None:
         """The committer's job: commit ``batch`` (or the queued writes), then lead while

@@ -269,7 +269,6 @@ class RedisStore:
         self._vectors = self._redis.register_script(VECTORS)
         self._add_vectors = self._redis.register_script(ADD_VECTORS)
         self._words = WordCache(self._word_rows)
-        self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"))
         self._new_writer()
         self._call(self._redis.ping)
 
@@ -325,6 +324,9 @@ class RedisStore:
         self._writer = pool.connection_class(**pool.connection_kwargs)
         self._writer_lock = threading.Lock()  # the leader, or close()
         self._writer_pid = os.getpid()
+        self._async_writer: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"),
+                                  acommit=self._acommit)
 
     def close(self) -> None:
         """Later calls raise :class:`StoreUnavailable`; calls in flight on other threads
@@ -363,8 +365,8 @@ class RedisStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
-        """:meth:`append` for an event loop: awaited, sent by the store's commit thread
-        in the next pipelined round trip."""
+        """:meth:`append` for an event loop: awaited, sent in the next pipelined round
+        trip by a leader task on this loop (:meth:`_acommit`)."""
         self._check_writable()
         return await self._group.asubmit(
             self._append_op(session_id, messages, context, namespace))
@@ -373,7 +375,6 @@ class RedisStore:
         if self._closed:
             raise StoreUnavailable(f"Redis store {self.url} is closed")
         if self._writer_pid != os.getpid():  # a forked child: never the parent's socket
-            self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"))
             self._new_writer()
 
     def _append_op(self, session_id: str, messages: Sequence[NewMessage], context: str | None,
@@ -428,12 +429,71 @@ class RedisStore:
             stale = True
         if stale:  # nothing was sent on it: reconnecting cannot run a script twice
             writer.disconnect()
-        writer.send_packed_command(writer.pack_commands(
-            [("EVALSHA", self._append.sha, len(keys), *keys, *args)
-             for keys, args in (w.op for w in batch)]))
+        writer.send_packed_command(writer.pack_commands(self._script_calls(batch)))
         for write in batch:
             try:
                 write.ok(int(writer.read_response()))
+            except self._response_error as exc:  # this script's own error answer
+                write.fail(self._error(exc))
+        self.commits += 1
+
+    def _script_calls(self, batch: list[Write]) -> list[tuple[Any, ...]]:
+        return [("EVALSHA", self._append.sha, len(keys), *keys, *args)
+                for keys, args in (w.op for w in batch)]
+
+    async def _acommit(self, batch: list[Write]) -> None:
+        """:meth:`_commit` on an event loop (the group commit's leader task there): the
+        same round trip on this loop's own writer connection, awaited, so the server's
+        POSTs need no thread. Never resent after a dropped connection either."""
+        if self._closed:
+            for write in batch:
+                write.fail(StoreUnavailable(f"Redis store {self.url} is closed"))
+            return
+        writer = self._loop_writer()
+        try:
+            await self._asend(writer, batch)
+            again = [w for w in batch if isinstance(w.error, self._no_script)]
+            if again:  # not run: Redis lost its scripts (a restart, SCRIPT FLUSH)
+                await writer.send_packed_command(writer.pack_command("SCRIPT", "LOAD", APPEND))
+                await writer.read_response()
+                await self._asend(writer, again)
+        except BaseException as exc:  # unreachable, or cancelled: each outcome is unknown
+            await writer.disconnect(nowait=True)
+            error = (self._error(exc) if isinstance(exc, Exception)
+                     else self._unavailable("the write was cut off (its outcome is unknown)"))
+            for write in batch:  # those answered keep their answer
+                if not write.settled or isinstance(write.error, self._no_script):
+                    write.fail(error)
+            if not isinstance(exc, Exception):
+                raise
+
+    def _loop_writer(self) -> Any:
+        """This event loop's writer connection (redis-py's asyncio connection class)."""
+        loop = asyncio.get_running_loop()
+        if self._async_writer is None or self._async_writer[0] is not loop:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(
+                self._raw_url, socket_timeout=self._timeout,
+                socket_connect_timeout=self._timeout)
+            pool = client.connection_pool
+            self._async_writer = (loop, pool.connection_class(**pool.connection_kwargs))
+        return self._async_writer[1]
+
+    async def _asend(self, writer: Any, batch: list[Write]) -> None:
+        """:meth:`_send`, awaited."""
+        await asyncio.sleep(0)  # the loop reads what is waiting on the socket (a close)
+        try:  # something to read before we asked: Redis closed it (restart, idle timeout)
+            can_read = getattr(writer, "can_read", None) or writer.can_read_destructive  # < 8
+            stale = writer.is_connected and await can_read()
+        except self._connection_error:
+            stale = True
+        if stale:  # nothing was sent on it: reconnecting cannot run a script twice
+            await writer.disconnect()
+        await writer.send_packed_command(writer.pack_commands(self._script_calls(batch)))
+        for write in batch:
+            try:
+                write.ok(int(await writer.read_response()))
             except self._response_error as exc:  # this script's own error answer
                 write.fail(self._error(exc))
         self.commits += 1
