@@ -8,6 +8,7 @@ closes the memory.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from ..memory import Memory
@@ -41,4 +42,8 @@ def run(memory: Memory, host: str = "127.0.0.1", port: int = 8080, *,
         access_log=access_log, lifespan="on", timeout_graceful_shutdown=graceful_seconds,
         server_header=False,
     )
+    # What is loaded by now lives as long as the server: out of the cyclic collector's
+    # sight, a full collection walks only what requests made (fewer long pauses).
+    gc.collect()
+    gc.freeze()
     Server(config).run()
