@@ -245,8 +245,11 @@ class Searcher:
                before: int | None = None) -> SearchResult:
         """The best ``k`` hits, each message once (:func:`distinct`). Messages are read only
         as far as ``k`` distinct hits need; when copies of a message used up a ranking's
-        candidates, it is asked for four times more (by words only once it fell back to
-        them: a failing embedder is not asked twice in one search)."""
+        candidates, it is asked for eight times more (by words only once it fell back to
+        them: a failing embedder is not asked twice in one search). Each ask ranks the
+        whole session again, so few and large asks: a 100k-message session of generated
+        chat (13 copies of each line on average) took 5 rounds at x4 from 2k and a p95 of
+        85 ms by words."""
         limit, note = k, None
         while True:
             ranked = self._rank(session_id, text, limit, mode, before)
@@ -254,21 +257,20 @@ class Searcher:
             hits = self._read(session_id, ranked, k)
             if len(hits) >= k or ranked.complete:
                 return SearchResult(hits, ranked.ranking, note)
-            limit *= 4
+            limit *= 8
             mode = ranked.ranking
 
     def _rank(self, session_id: str, text: str, limit: int, mode: str,
               before: int | None) -> _Ranked:
-        """``mode``'s ranking for ``limit`` distinct hits: by words, twice as many (chat
-        repeats itself, and reading ``limit`` more messages costs less than asking again);
-        by meaning or fused, every candidate (``max(4 * limit, 50)`` per ranking: fusion
-        needs more than ``limit`` of each), its messages read later, as far as needed."""
+        """``mode``'s ranking for ``limit`` distinct hits: ``max(4 * limit, 50)``
+        candidates of each ranking (chat repeats itself, and fusion needs more than
+        ``limit`` of each; reading a few more messages costs less than ranking again), by
+        words read at once, by meaning read later, as far as needed."""
         pool = max(4 * limit, 50)
-        asked = pool if mode == "hybrid" else 2 * limit
-        words = (self.store.search_words(session_id, text, asked, before)
+        words = (self.store.search_words(session_id, text, pool, before)
                  if mode in ("keyword", "hybrid") else None)
         if mode == "keyword":
-            return _Ranked.of_words(words or [], asked, mode)
+            return _Ranked.of_words(words or [], pool, mode)
         try:
             meaning = self._by_meaning(session_id, text, pool, before)
         except EmbedderFailed as exc:
@@ -308,7 +310,6 @@ class Searcher:
         its pool), and why (said once in the log)."""
         asked = max(4 * limit, 50)
         if words is None:
-            asked = 2 * limit
             words = self.store.search_words(session_id, text, asked, before)
         self.note = f"searched by words only: {why}"
         self._say_once(self.note)
