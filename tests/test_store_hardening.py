@@ -497,6 +497,46 @@ def test_an_event_loop_write_past_its_deadline_or_cancelled_is_not_written(tmp_p
     store.close()
 
 
+def test_a_store_bug_in_a_commit_never_leaves_the_write_queue_without_a_leader():
+    """A commit that raises fails its own batch only: the next write, on a thread or on
+    an event loop, is led and applied (a raise skipped passing the lead on, and every
+    later write of the store waited for ever)."""
+    from motorhead_magic.stores.group import GroupCommit
+
+    def applied(batch: list) -> None:
+        for write in batch:
+            write.ok(write.op)
+
+    def first_raises(commit: Callable[[list], object]) -> Callable[[list], object]:
+        calls: list[int] = []
+
+        def call(batch: list) -> object:
+            calls.append(len(batch))
+            if len(calls) == 1:
+                raise RuntimeError("a store bug")
+            return commit(batch)
+        return call
+
+    group = GroupCommit(first_raises(applied), lambda write: TimeoutError())
+    results = in_threads([lambda: group.submit("a")])
+    results += in_threads([lambda: group.submit("b")])
+    assert isinstance(results[0], RuntimeError) and results[1] == "b", results
+
+    def commit_now(batch: list) -> bool:
+        applied(batch)
+        return True
+
+    loop_group = GroupCommit(applied, lambda write: TimeoutError(),
+                             commit_now=first_raises(commit_now))
+
+    async def writes() -> list[object]:
+        first = await asyncio.gather(loop_group.asubmit("a"), return_exceptions=True)
+        return [*first, await asyncio.wait_for(loop_group.asubmit("b"), 5)]
+
+    results = asyncio.run(writes())
+    assert isinstance(results[0], RuntimeError) and results[1] == "b", results
+
+
 def test_sqlite_wal_stays_bounded_with_checkpoints_off_the_commit_path(tmp_path):
     path = tmp_path / "m.db"
     store = SQLiteStore(path)

@@ -94,6 +94,7 @@ class GroupCommit:
         self._queue: deque[Write] = deque()
         self._leading = False
         self._committer: DaemonPool | None = None  # leads for event loops' writes
+        self._tasks: set[asyncio.Task[None]] = set()  # leader tasks running on loops
 
     def submit(self, op: Any, deadline: float | None = None) -> Any:
         """Apply ``op`` in a shared transaction; its result once durable, or its error."""
@@ -102,10 +103,10 @@ class GroupCommit:
             self._wait(write)
         if not write.settled:  # leads from the start, or made leader
             batch = self._take()
-            self._commit_settled(batch)
-            successor = self._pass_lead(batch)
-            if successor is not None:  # an event loop's write: its loop or the committer
-                self._lead_async(successor)
+            try:
+                self._commit(batch)
+            finally:
+                self._finish(batch)
         if write.error is not None:
             raise write.error
         return write.result
@@ -154,15 +155,16 @@ class GroupCommit:
                 write.taken = True
         return batch
 
-    def _commit_settled(self, batch: list[Write]) -> None:
-        if not batch:  # its writes left the queue (cancelled, expired) before it ran
-            return
-        try:
-            self._commit(batch)
-        finally:
-            for write in batch:
-                if not write.settled:  # a store bug must never hang a caller
-                    write.fail(RuntimeError("group commit: a write was left unsettled"))
+    def _finish(self, batch: list[Write]) -> None:
+        """After a batch, whatever happened in it: no write left unsettled (a store bug
+        must never hang a caller), its callers told, and the lead passed on: to the next
+        queued write's thread, or for an event loop's write to its loop or the committer."""
+        for write in batch:
+            if not write.settled:
+                write.fail(RuntimeError("group commit: a write was left unsettled"))
+        successor = self._pass_lead(batch)
+        if successor is not None:
+            self._lead_async(successor)
 
     def _pass_lead(self, batch: list[Write]) -> Write | None:
         """After a batch: tell its callers, and make the oldest queued write's thread the
@@ -190,7 +192,9 @@ class GroupCommit:
         elif self._commit_now is not None:
             loop.call_soon(self._lead_here)
         elif self._acommit is not None:
-            loop.create_task(self._lead_task())
+            task = loop.create_task(self._lead_task())
+            self._tasks.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self._tasks.discard)
         else:
             self._to_committer(self._lead_on)
 
@@ -198,49 +202,34 @@ class GroupCommit:
         """On an event loop: the queued writes in one transaction now, if nothing has to
         wait; else the committer thread takes over this batch and the lead."""
         batch = self._take()
-        if batch and not self._commit_now(batch):  # type: ignore[misc]
-            self._to_committer(lambda: self._lead_on(batch))
-            return
-        successor = self._pass_lead(batch)
-        if successor is not None:
-            self._lead_async(successor)
+        handed_over = False
+        try:
+            if batch and not self._commit_now(batch):  # type: ignore[misc]
+                self._to_committer(lambda: self._lead_on(batch))
+                handed_over = True
+        finally:
+            if not handed_over:
+                self._finish(batch)
 
     async def _lead_task(self) -> None:
-        """On an event loop, for a store that awaits its commits: batch after batch while
-        the next queued write is this loop's."""
-        batch: list[Write] = []
+        """On an event loop, for a store that awaits its commits: the queued writes in
+        one awaited round trip (the next batch is led by a task of its own)."""
+        batch = self._take()
         try:
-            while True:
-                batch = self._take()
-                if batch:
-                    try:
-                        await self._acommit(batch)  # type: ignore[misc]
-                    finally:
-                        for write in batch:
-                            if not write.settled:  # a store bug must never hang a caller
-                                write.fail(RuntimeError("group commit: a write was left"
-                                                        " unsettled"))
-                successor, batch = self._pass_lead(batch), []
-                if successor is None:
-                    return
-                if successor.future.get_loop() is not _running_loop():  # type: ignore[union-attr]
-                    self._lead_async(successor)
-                    return
-        except BaseException:
-            if batch:  # cut off (the loop is closing): the lead goes on, on the committer
-                if self._pass_lead(batch) is not None:
-                    self._to_committer(self._lead_on)
-            raise
+            if batch:
+                await self._acommit(batch)  # type: ignore[misc]
+        finally:
+            self._finish(batch)
 
     def _lead_on(self, batch: list[Write] | None = None) -> None:
-        """The committer's job: commit ``batch`` (or the queued writes), then lead while
-        the next queued write is an event loop's."""
-        while True:
-            batch = batch or self._take()
-            self._commit_settled(batch)
-            if self._pass_lead(batch) is None:
-                return
-            batch = None
+        """The committer's job: commit ``batch`` (or the writes queued now), waiting as
+        long as the store needs."""
+        batch = self._take() if batch is None else batch
+        try:
+            if batch:
+                self._commit(batch)
+        finally:
+            self._finish(batch)
 
     def _to_committer(self, job: Callable[[], None]) -> None:
         with self._lock:

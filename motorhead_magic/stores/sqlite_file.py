@@ -17,6 +17,7 @@ run on a thread of their own, off the commit path.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sqlite3
 import threading
@@ -37,6 +38,8 @@ from .sqlite_schema import (
     schema_columns,
     search_views,
 )
+
+log = logging.getLogger("motorhead_magic")
 
 MAX_IDLE = 4  # pooled connections kept open between calls (more are opened when busy)
 CHECKPOINT_EVERY = 1.0  # seconds between background WAL checkpoints while writes come
@@ -353,8 +356,8 @@ class SQLiteFile:
             return False
         reusable = False
         try:
-            conn.execute("PRAGMA busy_timeout = 0")
             try:
+                conn.execute("PRAGMA busy_timeout = 0")
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error:
                 return False
@@ -370,7 +373,10 @@ class SQLiteFile:
             self.commits += 1
             for write, result in zip(batch, results):
                 write.ok(result)
-            self._after_commit(conn)  # its PASSIVE checkpoint does not wait either
+            try:  # committed: nothing after this may make the batch look failed
+                self._after_commit(conn)  # (its PASSIVE checkpoint does not wait either)
+            except Exception:
+                log.exception("SQLite store %s: after a commit", self.path)
             return True
         finally:
             try:
