@@ -15,14 +15,16 @@ deadline passes, it leaves the queue and raises the store's timeout error. A
 write taken into a batch waits for its outcome, which the store bounds.
 
 :meth:`GroupCommit.asubmit` is the twin for an event loop (the server's POST): the
-caller awaits a future instead of holding a thread. The loop leads itself, at the end
-of its current iteration (so the writes of the requests read with it join), when the
-store can commit at once without waiting (``commit_now``: SQLite with its write lock
-free); else, and for a batch the fast path gave back, the store's committer thread
-leads, going on while the next queued write is an event loop's, and settles a batch's
-futures with one wake-up of their loop. A thread per write (the worker hop and the lock
-hand-offs), and even one committer thread (the GIL handed back and forth around each
-SQLite call), had cost more CPU than the transaction.
+caller awaits a future instead of holding a thread, and the loop leads its own writes,
+after its current iteration (so the writes of the requests read in it join): SQLite
+commits there if it can without waiting (``commit_now``: its write lock free), Redis
+awaits the round trip in a task (``acommit``). A batch the fast path gives back, and an
+event loop's write queued behind a thread's, are led by the store's committer thread
+(one daemon thread), which settles a batch's futures with one wake-up of their loop.
+Whatever a commit does, raise included, the lead is passed on (``_finish``). A thread
+per write (the worker hop and the lock hand-offs), and even one committer thread for
+all (the GIL handed back and forth around each SQLite call), had cost more CPU than
+the transaction.
 """
 
 from __future__ import annotations
