@@ -331,16 +331,34 @@ class SQLiteFile:
         try:
             self._commit_on(conn, batch)
         finally:
-            reusable = True
-            if self._shortened:  # the pool's readers wait for locks as long as ever
-                try:
-                    conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-                except sqlite3.Error:
-                    reusable = False
-            if reusable:
-                self._checkin(conn)
-            else:
+            self._give_back(conn, self._shortened)
+
+    def _give_back(self, conn: sqlite3.Connection, shortened: bool) -> None:
+        """Back to the pool with the busy timeout it had (the pool's readers wait for
+        locks as long as ever), or closed if that cannot be set."""
+        if shortened:
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            except sqlite3.Error:
                 conn.close()
+                return
+        self._checkin(conn)
+
+    def _apply(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
+        """The batch's writes and COMMIT in the open transaction, each write settled ok
+        once committed; on any error, ROLLBACK (nothing written) and the error raised."""
+        try:
+            results = [write.op(conn) for write in batch]
+            conn.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+        self.commits += 1
+        for write, result in zip(batch, results):
+            write.ok(result)
 
     def _commit_now(self, batch: list[Write]) -> bool:
         """The fast path for an event loop: the batch in one transaction on the calling
@@ -354,40 +372,20 @@ class SQLiteFile:
             conn = self._checkout()
         except StoreUnavailable:
             return False
-        reusable = False
         try:
             try:
                 conn.execute("PRAGMA busy_timeout = 0")
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error:
-                return False
-            try:
-                results = [write.op(conn) for write in batch]
-                conn.execute("COMMIT")
+                self._apply(conn, batch)
             except BaseException:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
                 return False
-            self.commits += 1
-            for write, result in zip(batch, results):
-                write.ok(result)
             try:  # committed: nothing after this may make the batch look failed
                 self._after_commit(conn)  # (its PASSIVE checkpoint does not wait either)
             except Exception:
                 log.exception("SQLite store %s: after a commit", self.path)
             return True
         finally:
-            try:
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-                reusable = True
-            except sqlite3.Error:
-                pass
-            if reusable:
-                self._checkin(conn)
-            else:
-                conn.close()
+            self._give_back(conn, shortened=True)
 
     def _commit_on(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
         pending = batch
@@ -415,22 +413,14 @@ class SQLiteFile:
                     write.fail(error)
                 return
             try:
-                results = [write.op(conn) for write in pending]
-                conn.execute("COMMIT")
+                self._apply(conn, pending)
             except BaseException as exc:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
                 if len(pending) == 1:
                     pending[0].fail(self._unavailable(exc) if _is_store_error(exc) else exc)
                     return
                 for write in pending:  # one failing write must not fail the others
                     self._commit_on(conn, [write])
                 return
-            self.commits += 1
-            for write, result in zip(pending, results):
-                write.ok(result)
             self._after_commit(conn)
             return
 
