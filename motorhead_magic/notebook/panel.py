@@ -15,7 +15,7 @@ Scale: the panel never reads a whole history. It shows the window (at most ``win
 messages) and one page of older messages (``history(sid, start, limit)``), with contents cut
 at a fixed length, so the widget state sent to the browser is bounded whatever the session's
 size. Layout and style models that never change one by one are shared between widgets (the
-browser gets each once).
+browser gets each once; :mod:`.panel_widgets` builds the widgets, this module makes them live).
 
 Events: "write", "fold" and "delete" re-render everything; "progress" (a background fold
 advanced a chunk) only the header, whose status line comes from
@@ -40,13 +40,8 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-import ipywidgets as widgets
-from ipywidgets.widgets.widget_string import HTMLStyle  # not exported at the top
-
 from ..memory import Memory
-from .panel_search import SearchBox
 from .panel_view import (
-    SCROLL_MAX_HEIGHT,
     SessionSnapshot,
     deleted_html,
     deleted_text,
@@ -60,47 +55,17 @@ from .panel_view import (
     render_text,
     snapshot,
     streaming_html,
-    style_html,
     summary_html,
     widget_state_bytes,
 )
+from .panel_widgets import PanelWidgets, set_visible, short_id
 
 __all__ = ["Panel", "render_text", "widget_state_bytes"]
 
 SendFunction = Callable[[str, str], Any]
 ModelLabel = str | Callable[[], str]
 
-_HIDDEN = "none"
-_BUTTON_ID_CHARS = 24  # a longer parent id is cut on its button (the tooltip has it whole)
-
-
-def _show(widget: widgets.Widget, visible: bool) -> None:
-    widget.layout.display = None if visible else _HIDDEN
-
-
-class _Shared:
-    """Layout and style models shared by the widgets that never change them one by one
-    (the browser receives each model once: a smaller widget state)."""
-
-    def __init__(self) -> None:
-        self.button_layout = widgets.Layout(width="auto", min_width="36px", flex="0 0 auto")
-        self.button_style = widgets.ButtonStyle()
-        self.full_width = widgets.Layout(width="100%")
-        self.plain = widgets.Layout()
-        self.html_style = HTMLStyle()
-
-    def button(self, description: str, css_class: str, **kwargs: Any) -> widgets.Button:
-        """A button as wide as its label (ipywidgets' fixed width cuts longer labels)."""
-        kwargs.setdefault("layout", self.button_layout)
-        return widgets.Button(description=description, style=self.button_style,
-                              **kwargs).add_class(css_class)
-
-    def html(self, css_class: str, layout: widgets.Layout | None = None) -> widgets.HTML:
-        return widgets.HTML(layout=layout or self.plain, style=self.html_style).add_class(
-            css_class)
-
-
-class Panel(widgets.VBox):
+class Panel(PanelWidgets):
     """A live view of one session: header, summary, older messages (paged), window,
     the turn in progress, and controls (session picker, a fork's parent, refresh, send,
     export, delete, search). A fork says where it came from in the header ("fork of band at
@@ -131,8 +96,9 @@ class Panel(widgets.VBox):
         namespace: MutableMapping[str, Any] | None = None,
         min_interval: float = 0.1,
     ) -> None:
-        super().__init__()
-        self.add_class("mhp-panel")
+        # The widgets first (PanelWidgets); the search row asks for the memory and
+        # session shown at the time it searches, so they need not be set yet.
+        super().__init__(lambda: (self.memory, self.session_id), can_send=send is not None)
         self.memory = memory
         self._model_label: ModelLabel = model_label
         self.page_size = max(1, int(page_size))
@@ -156,7 +122,7 @@ class Panel(widgets.VBox):
         self._last_flush = 0.0
         self._closed = False
         self._syncing_picker = False
-        self._build()
+        self._connect_controls()
         self._unsubscribe = memory.subscribe(self._on_event)
         self.refresh()
 
@@ -256,116 +222,6 @@ class Panel(widgets.VBox):
         for widget in list(descendants(self))[1:]:
             widget.close()
         super().close()
-
-    # -- building -----------------------------------------------------------------
-
-    def _build(self) -> None:
-        W = widgets  # noqa: N806 - short alias for the many constructors below
-        shared = _Shared()
-        button, html_widget = shared.button, shared.html
-
-        def row() -> widgets.Layout:
-            return W.Layout(align_items="center", flex_flow="row wrap", overflow="visible")
-
-        self._style = W.HTML(style_html(), layout=W.Layout(display=_HIDDEN),
-                             style=shared.html_style).add_class("mhp-style")
-        self._header = html_widget("mhp-header-box", shared.full_width)
-        self._picker = W.Dropdown(description="session", style={"description_width": "initial"},
-                                  layout=W.Layout(width="260px", min_width="140px",
-                                                  flex="0 1 auto"))
-        self._picker.add_class("mhp-picker")
-        self._picker.observe(self._on_pick, names="value")
-        # A fork's parent, one click away (shown only for a fork; see _render_lineage).
-        self._parent_button = button("parent", "mhp-parent", icon="level-up",
-                                     layout=W.Layout(width="auto", min_width="36px",
-                                                     max_width="260px", flex="0 1 auto"))
-        self._parent_button.on_click(self._open_parent)
-        _show(self._parent_button, False)
-        self._refresh_button = button("Refresh", "mhp-refresh", icon="refresh",
-                                      tooltip="Re-read the session")
-        self._refresh_button.on_click(lambda _: self.refresh())
-        self._export_name = W.Text(value="df", description="export to",
-                                   style={"description_width": "initial"},
-                                   layout=W.Layout(width="140px", flex="0 0 auto"))
-        self._export_name.add_class("mhp-export-name")
-        self._export_button = button("Export DataFrame", "mhp-export", icon="table",
-                                     tooltip="Put the session's messages into a DataFrame")
-        self._export_button.on_click(self._on_export)
-        self._delete_button = button("Delete…", "mhp-delete", icon="trash",
-                                     button_style="danger")
-        self._delete_button.on_click(self._ask_delete)
-        toolbar = W.HBox([self._picker, self._parent_button, self._refresh_button,
-                          self._export_name, self._export_button, self._delete_button],
-                         layout=row())
-        toolbar.add_class("mhp-toolbar")
-
-        self._confirm_label = html_widget("mhp-confirm-label")
-        self._confirm_button = button("Confirm delete", "mhp-confirm", button_style="danger")
-        self._confirm_button.on_click(self._confirm_delete)
-        self._cancel_button = button("Cancel", "mhp-cancel")
-        self._cancel_button.on_click(lambda _: self._hide_confirm())
-        self._confirm_box = W.HBox([self._confirm_label, self._confirm_button,
-                                    self._cancel_button], layout=row())
-        self._confirm_box.add_class("mhp-confirm-box")
-        _show(self._confirm_box, False)
-
-        self._first_button = button("|◀", "mhp-first-button", tooltip="Oldest page (#0)")
-        self._first_button.on_click(lambda _: self._page_to(0))
-        self._older_button = button("◀", "mhp-older-button", tooltip="Older page")
-        self._older_button.on_click(lambda _: self._page(-1))
-        self._page_label = html_widget("mhp-page-label", W.Layout(
-            flex="1 1 auto", min_width="0", overflow="hidden"))
-        self._newer_button = button("▶", "mhp-newer-button", tooltip="Newer page")
-        self._newer_button.on_click(lambda _: self._page(+1))
-        self._last_button = button("▶|", "mhp-last-button",
-                                   tooltip="Newest page (just before the window)")
-        self._last_button.on_click(lambda _: self._page_to(None))
-        self._pager = W.HBox([self._first_button, self._older_button, self._page_label,
-                              self._newer_button, self._last_button],
-                             layout=W.Layout(align_items="center", overflow="hidden"))
-        self._pager.add_class("mhp-pager")
-
-        # _older and _streaming are hidden one by one: layouts of their own.
-        self._older = html_widget("mhp-older", W.Layout(width="100%"))
-        self._summary = html_widget("mhp-summary-box", shared.full_width)
-        self._window_label = html_widget("mhp-window-label", shared.full_width)
-        self._window = html_widget("mhp-window", shared.full_width)
-        self._streaming = html_widget("mhp-stream", W.Layout(width="100%"))
-        self._search = SearchBox(lambda: (self.memory, self.session_id), shared)
-        # Oldest at the top, newest at the bottom; the reversed flex direction of the
-        # scroll box makes its bottom the start of scrolling: the browser keeps the newest
-        # message in view as content grows, and keeps the reader's place if scrolled up.
-        body = W.VBox([self._older, self._summary, self._window_label, self._window,
-                       self._search.recalled, self._streaming],
-                      layout=W.Layout(flex="0 0 auto", overflow="visible"))
-        body.add_class("mhp-body")
-        self._scroll = W.Box([body], layout=W.Layout(
-            display="flex", flex_flow="column-reverse", max_height=SCROLL_MAX_HEIGHT,
-            overflow="auto", width="100%"))
-        self._scroll.add_class("mhp-scroll")
-
-        self._prompt = W.Textarea(placeholder="Message (Send runs a turn)",
-                                  layout=W.Layout(flex="1 1 auto", width="auto",
-                                                  height="56px"))
-        self._prompt.add_class("mhp-prompt")
-        self._send_button = button("Send", "mhp-send", icon="paper-plane",
-                                   button_style="primary", layout=W.Layout(
-                                       width="auto", min_width="80px", flex="0 0 auto"))
-        self._send_button.on_click(self._on_send)
-        self._send_hint = html_widget("mhp-send-hint")
-        if self._send_turn is None:
-            self._prompt.disabled = self._send_button.disabled = True
-            self._send_hint.value = note_html("Sending needs a chat model: use %motorhead panel,"
-                                              " or Panel(memory, sid, send=...).")
-        prompt_row = W.HBox([self._prompt, self._send_button],
-                            layout=W.Layout(align_items="center", overflow="visible"))
-        prompt_row.add_class("mhp-prompt-row")
-        self._status = html_widget("mhp-status")
-
-        self.children = [
-            self._style, self._header, toolbar, self._confirm_box, self._pager, self._scroll,
-            prompt_row, self._send_hint, self._status, self._search.box,
-        ]
 
     # -- live updates -------------------------------------------------------------
 
@@ -468,8 +324,8 @@ class Panel(widgets.VBox):
         view = snap.view
         if deleted is not None:
             self._summary.value = self._older.value = self._window_label.value = ""
-            _show(self._pager, False)
-            _show(self._older, False)
+            set_visible(self._pager, False)
+            set_visible(self._older, False)
             self._window.value = deleted_html(deleted)
         else:
             self._summary.value = summary_html(view.summary if view else None,
@@ -503,10 +359,10 @@ class Panel(widgets.VBox):
     def _render_lineage(self, snap: SessionSnapshot) -> None:
         """The parent button: shown for a fork (disabled once its parent is gone)."""
         parent = snap.parent
-        _show(self._parent_button, parent is not None)
+        set_visible(self._parent_button, parent is not None)
         if parent is None:
             return
-        self._parent_button.description = f"parent: {_short_id(parent)}"
+        self._parent_button.description = f"parent: {short_id(parent)}"
         exists = parent in snap.session_ids
         self._parent_button.disabled = not exists
         where = f" at #{snap.forked_at:,}" if snap.forked_at is not None else ""
@@ -520,8 +376,8 @@ class Panel(widgets.VBox):
 
     def _render_older(self, snap: SessionSnapshot) -> None:
         older = snap.window_start
-        _show(self._pager, older > 0)
-        _show(self._older, older > 0)
+        set_visible(self._pager, older > 0)
+        set_visible(self._older, older > 0)
         if older == 0 or snap.session_id is None:
             self._older.value = ""
             return
@@ -533,6 +389,7 @@ class Panel(widgets.VBox):
         self._first_button.disabled = self._older_button.disabled = start == 0
         self._newer_button.disabled = self._last_button.disabled = end >= older
         self._older.value = messages_html(page, False, "")
+
     def _render_stream(self) -> None:
         parts = []
         if self._pending_human is not None:
@@ -540,7 +397,7 @@ class Panel(widgets.VBox):
         if self._partial is not None:
             parts.append(streaming_html(self._partial))
         self._streaming.value = "".join(parts)
-        _show(self._streaming, bool(parts))
+        set_visible(self._streaming, bool(parts))
 
     def _sync_picker(self) -> None:
         ids = list(self._snapshot.session_ids)
@@ -562,6 +419,22 @@ class Panel(widgets.VBox):
         self._status.value = note_html(text, error)
 
     # -- controls -----------------------------------------------------------------
+
+    def _connect_controls(self) -> None:
+        """Connect the picker and the buttons built by :class:`PanelWidgets` to their
+        actions (the widgets themselves know none of them)."""
+        self._picker.observe(self._on_pick, names="value")
+        self._parent_button.on_click(self._open_parent)
+        self._refresh_button.on_click(lambda _: self.refresh())
+        self._export_button.on_click(self._on_export)
+        self._delete_button.on_click(self._ask_delete)
+        self._confirm_button.on_click(self._confirm_delete)
+        self._cancel_button.on_click(lambda _: self._hide_confirm())
+        self._first_button.on_click(lambda _: self._page_to(0))
+        self._older_button.on_click(lambda _: self._page(-1))
+        self._newer_button.on_click(lambda _: self._page(+1))
+        self._last_button.on_click(lambda _: self._page_to(None))
+        self._send_button.on_click(self._on_send)
 
     def _on_pick(self, change: dict[str, Any]) -> None:
         if not self._syncing_picker and change["new"] != self.session_id:
@@ -632,7 +505,7 @@ class Panel(widgets.VBox):
         self._confirm_label.value = (
             f"Delete session <b>{html.escape(self.session_id)}</b> and all its {count:,}"
             " messages and summaries? This cannot be undone.")
-        _show(self._confirm_box, True)
+        set_visible(self._confirm_box, True)
 
     def _confirm_delete(self, _button: Any = None) -> None:
         session_id = self.session_id
@@ -644,12 +517,8 @@ class Panel(widgets.VBox):
         self.refresh()
 
     def _hide_confirm(self) -> None:
-        _show(self._confirm_box, False)
+        set_visible(self._confirm_box, False)
         self._confirm_label.value = ""
-
-
-def _short_id(session_id: str, limit: int = _BUTTON_ID_CHARS) -> str:
-    return session_id if len(session_id) <= limit else session_id[:limit - 1] + "…"
 
 
 def _nothing() -> None:
