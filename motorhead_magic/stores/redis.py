@@ -12,13 +12,8 @@ is atomic on the server whatever the number of clients. Keys (``{p}`` is the pre
 - ``{p}:s:{id}:lease`` the fold lease (``SET NX PX``)
 - ``{p}:sessions`` / ``{p}:ns:{ns}``  sorted sets scored by ``{p}:clock`` (write order)
 
-Appends of this process's threads that wait at the same moment go to Redis in
-one pipeline (``group.py``): one round trip for all, each still its own script, on a
-writer connection of their own; an event loop's appends (the server's POSTs) go the
-same way on that loop's own asyncio connection, awaited.
-Only a failure to reach Redis (connection, timeout, a server loading, out of
-memory or read-only) is a :class:`StoreUnavailable`; any other error answer is
-a bug (ours, or a foreign key in our prefix) and is raised as it is.
+This module holds the key layout and the queries; the client, the meaning of Redis'
+errors and the group-committed appends are :class:`~.redis_connection.RedisConnection`'s.
 """
 
 from __future__ import annotations
@@ -26,12 +21,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import StoreUnavailable
 from ..records import (
     MemoryView,
     Message,
@@ -41,13 +34,11 @@ from ..records import (
     now_micros,
     utc_from_micros,
 )
-from ..settings import redact
 from .base import FoldState, VectorRow, columns_from_messages, fork_refused
-from .group import GroupCommit, Write
+from .redis_connection import AppendOp, RedisConnection
 from .redis_scripts import (
     ADD_SUMMARY,
     ADD_VECTORS,
-    APPEND,
     AT,
     FORK,
     HISTORY,
@@ -60,9 +51,6 @@ from .redis_scripts import (
 from .words import WordCache
 
 INT64_MAX = 2**63 - 1  # Redis' largest list index
-# Error answers that mean "Redis cannot take this now" (not "this call is wrong").
-UNAVAILABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "NOREPLICAS",
-                       "TRYAGAIN", "CLUSTERDOWN", "NOAUTH")
 
 META_FIELDS = ("epoch", "last_seq", "through_seq", "summary_count", "context")
 
@@ -71,38 +59,15 @@ def _decode(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-class RedisStore:
+class RedisStore(RedisConnection):
     """A :class:`~motorhead_magic.stores.base.Store` on a Redis server."""
 
     fast_reads = False  # every read is a network round trip
 
     def __init__(self, url: str, prefix: str = "mhm", timeout: float = 10.0) -> None:
-        try:
-            import redis
-        except ImportError:
-            raise StoreUnavailable(
-                "the Redis store needs redis-py: pip install 'motorhead-magic[redis]'"
-            ) from None
-        self.url = redact(url)
+        super().__init__(url, timeout)
         self.prefix = prefix
-        self.commits = 0  # append round trips (each carries one or more appends)
-        self._raw_url, self._timeout = url, timeout
-        self._closed = False
         self._async_view: tuple[asyncio.AbstractEventLoop, Any] | None = None
-        exceptions = redis.exceptions
-        self._unavailable_errors = (
-            exceptions.ConnectionError, exceptions.TimeoutError, OSError,
-            exceptions.OutOfMemoryError, exceptions.ReadOnlyError, exceptions.TryAgainError,
-            exceptions.ClusterDownError, exceptions.MasterDownError,
-            exceptions.NoPermissionError, exceptions.InvalidResponse,
-        )
-        self._response_error = exceptions.ResponseError
-        self._no_script = exceptions.NoScriptError
-        self._connection_error = (exceptions.ConnectionError, exceptions.TimeoutError, OSError)
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=False
-        )
-        self._append = self._redis.register_script(APPEND)
         self._add_summary = self._redis.register_script(ADD_SUMMARY)
         self._view = self._redis.register_script(VIEW)
         self._history = self._redis.register_script(HISTORY)
@@ -114,32 +79,11 @@ class RedisStore:
         self._vectors = self._redis.register_script(VECTORS)
         self._add_vectors = self._redis.register_script(ADD_VECTORS)
         self._words = WordCache(self._word_rows)
-        self._new_writer()
         self._call(self._redis.ping)
 
-    def _unavailable(self, why: object) -> StoreUnavailable:
-        return StoreUnavailable(f"Redis at {self.url} failed: {why}")
-
-    def _error(self, exc: BaseException) -> BaseException:
-        """The error to raise for ``exc``: :class:`StoreUnavailable` when Redis cannot be
-        reached or cannot take writes now; any other error answer unchanged (a bug)."""
-        if isinstance(exc, self._unavailable_errors):
-            return self._unavailable(exc)
-        if isinstance(exc, self._response_error) and str(exc).startswith(
-                UNAVAILABLE_REPLIES):
-            return self._unavailable(exc)
-        return exc
-
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self._closed:
-            raise StoreUnavailable(f"Redis store {self.url} is closed")
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            error = self._error(exc)
-            if error is exc:
-                raise
-            raise error from exc
+    def close(self) -> None:
+        super().close()
+        self._words.close()
 
     def _key(self, session_id: str, part: str) -> str:
         return f"{self.prefix}:s:{session_id}:{part}"
@@ -161,36 +105,6 @@ class RedisStore:
         return Summary(session_id, d["through_seq"], d["context"], d["tokens_used"],
                        utc_from_micros(d["created_at"]), d.get("usage") or {})
 
-    def _new_writer(self) -> None:
-        """The connection appends go through: used by the group commit's leader only,
-        so it needs no pool (whose checks cost a third of an append) and it never
-        resends an append after a dropped connection (that could store it twice)."""
-        pool = self._redis.connection_pool
-        self._writer = pool.connection_class(**pool.connection_kwargs)
-        self._writer_lock = threading.Lock()  # the leader, or close()
-        self._writer_pid = os.getpid()
-        self._async_writer: tuple[asyncio.AbstractEventLoop, Any] | None = None
-        self._group = GroupCommit(self._commit, lambda write: self._unavailable("timed out"),
-                                  acommit=self._acommit)
-
-    def close(self) -> None:
-        """Later calls raise :class:`StoreUnavailable`; calls in flight on other threads
-        end with it (their sockets close) or with their answer."""
-        self._closed = True
-        self._redis.close()
-        self._group.close()
-        self._drop_writer()
-        self._words.close()
-
-    def _drop_writer(self) -> None:
-        """Disconnect the writer once closed, unless a leader uses it (then the leader
-        does, when it lets go: it sees ``_closed``, set before this looks)."""
-        if self._writer_lock.acquire(blocking=False):
-            try:
-                self._writer.disconnect()
-            finally:
-                self._writer_lock.release()
-
     # -- writes ----------------------------------------------------------------------
 
     def append(
@@ -200,8 +114,7 @@ class RedisStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
-        self._check_writable()
-        return self._group.submit(self._append_op(session_id, messages, context, namespace))
+        return self._queue_append(self._append_op(session_id, messages, context, namespace))
 
     async def aappend(
         self,
@@ -210,20 +123,12 @@ class RedisStore:
         context: str | None = None,
         namespace: str | None = None,
     ) -> int:
-        """:meth:`append` for an event loop: awaited, sent in the next pipelined round
-        trip by a leader task on this loop (:meth:`_acommit`)."""
-        self._check_writable()
-        return await self._group.asubmit(
+        """:meth:`append` for an event loop: awaited, no thread held."""
+        return await self._aqueue_append(
             self._append_op(session_id, messages, context, namespace))
 
-    def _check_writable(self) -> None:
-        if self._closed:
-            raise StoreUnavailable(f"Redis store {self.url} is closed")
-        if self._writer_pid != os.getpid():  # a forked child: never the parent's socket
-            self._new_writer()
-
     def _append_op(self, session_id: str, messages: Sequence[NewMessage], context: str | None,
-                   namespace: str | None) -> tuple[list[str], list[Any]]:
+                   namespace: str | None) -> AppendOp:
         """The keys and arguments of one APPEND script call."""
         now = now_micros()
         rows = [
@@ -237,111 +142,6 @@ class RedisStore:
         args = [os.urandom(16).hex(), now, context or "", "1" if context is not None else "0",
                 namespace or "", *rows]
         return keys, args
-
-    def _commit(self, batch: list[Write]) -> None:
-        """The group commit's leader: every waiting append in one round trip (pipelined
-        script calls, each atomic by itself) on the writer connection."""
-        with self._writer_lock:
-            try:
-                if self._closed:
-                    for write in batch:
-                        write.fail(StoreUnavailable(f"Redis store {self.url} is closed"))
-                    return
-                self._send(batch)
-                again = [w for w in batch if isinstance(w.error, self._no_script)]
-                if again:  # not run: Redis lost its scripts (a restart, SCRIPT FLUSH)
-                    self._writer.send_command("SCRIPT", "LOAD", APPEND)
-                    self._writer.read_response()
-                    self._send(again)
-            except Exception as exc:  # Redis unreachable: the outcome of each is unknown
-                self._writer.disconnect()
-                error = self._error(exc)
-                for write in batch:  # those answered keep their answer
-                    if not write.settled or isinstance(write.error, self._no_script):
-                        write.fail(error)
-            finally:
-                if self._closed:
-                    self._writer.disconnect()
-        if self._closed:  # close() ran while we held the writer
-            self._drop_writer()
-
-    def _send(self, batch: list[Write]) -> None:
-        """One round trip: every write's script call, then every answer in order."""
-        writer = self._writer
-        try:  # something to read before we asked: Redis closed it (restart, idle timeout)
-            stale = writer.can_read()
-        except self._connection_error:
-            stale = True
-        if stale:  # nothing was sent on it: reconnecting cannot run a script twice
-            writer.disconnect()
-        writer.send_packed_command(writer.pack_commands(self._script_calls(batch)))
-        for write in batch:
-            try:
-                write.ok(int(writer.read_response()))
-            except self._response_error as exc:  # this script's own error answer
-                write.fail(self._error(exc))
-        self.commits += 1
-
-    def _script_calls(self, batch: list[Write]) -> list[tuple[Any, ...]]:
-        return [("EVALSHA", self._append.sha, len(keys), *keys, *args)
-                for keys, args in (w.op for w in batch)]
-
-    async def _acommit(self, batch: list[Write]) -> None:
-        """:meth:`_commit` on an event loop (the group commit's leader task there): the
-        same round trip on this loop's own writer connection, awaited, so the server's
-        POSTs need no thread. Never resent after a dropped connection either."""
-        if self._closed:
-            for write in batch:
-                write.fail(StoreUnavailable(f"Redis store {self.url} is closed"))
-            return
-        writer = self._loop_writer()
-        try:
-            await self._asend(writer, batch)
-            again = [w for w in batch if isinstance(w.error, self._no_script)]
-            if again:  # not run: Redis lost its scripts (a restart, SCRIPT FLUSH)
-                await writer.send_packed_command(writer.pack_command("SCRIPT", "LOAD", APPEND))
-                await writer.read_response()
-                await self._asend(writer, again)
-        except BaseException as exc:  # unreachable, or cancelled: each outcome is unknown
-            await writer.disconnect(nowait=True)
-            error = (self._error(exc) if isinstance(exc, Exception)
-                     else self._unavailable("the write was cut off (its outcome is unknown)"))
-            for write in batch:  # those answered keep their answer
-                if not write.settled or isinstance(write.error, self._no_script):
-                    write.fail(error)
-            if not isinstance(exc, Exception):
-                raise
-
-    def _loop_writer(self) -> Any:
-        """This event loop's writer connection (redis-py's asyncio connection class)."""
-        loop = asyncio.get_running_loop()
-        if self._async_writer is None or self._async_writer[0] is not loop:
-            import redis.asyncio
-
-            client = redis.asyncio.Redis.from_url(
-                self._raw_url, socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout)
-            pool = client.connection_pool
-            self._async_writer = (loop, pool.connection_class(**pool.connection_kwargs))
-        return self._async_writer[1]
-
-    async def _asend(self, writer: Any, batch: list[Write]) -> None:
-        """:meth:`_send`, awaited."""
-        await asyncio.sleep(0)  # the loop reads what is waiting on the socket (a close)
-        try:  # something to read before we asked: Redis closed it (restart, idle timeout)
-            can_read = getattr(writer, "can_read", None) or writer.can_read_destructive  # < 8
-            stale = writer.is_connected and await can_read()
-        except self._connection_error:
-            stale = True
-        if stale:  # nothing was sent on it: reconnecting cannot run a script twice
-            await writer.disconnect()
-        await writer.send_packed_command(writer.pack_commands(self._script_calls(batch)))
-        for write in batch:
-            try:
-                write.ok(int(await writer.read_response()))
-            except self._response_error as exc:  # this script's own error answer
-                write.fail(self._error(exc))
-        self.commits += 1
 
     def delete(self, session_id: str) -> None:
         namespaces = self._call(self._redis.smembers, self._key(session_id, "ns"))
@@ -453,15 +253,10 @@ class RedisStore:
         """:meth:`view` for an event loop (the server's GET): the round trip is awaited
         instead of holding a worker thread, which doubled GET throughput."""
         if self._closed:
-            raise StoreUnavailable(f"Redis store {self.url} is closed")
+            raise self._closed_error()
         loop = asyncio.get_running_loop()
         if self._async_view is None or self._async_view[0] is not loop:
-            import redis.asyncio
-
-            client = redis.asyncio.Redis.from_url(
-                self._raw_url, socket_timeout=self._timeout,
-                socket_connect_timeout=self._timeout)
-            self._async_view = (loop, client.register_script(VIEW))
+            self._async_view = (loop, self._async_client().register_script(VIEW))
         keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums")]
         try:
             raw = await self._async_view[1](keys=keys, args=[limit])
