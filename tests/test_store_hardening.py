@@ -624,6 +624,43 @@ def test_redis_append_after_the_server_dropped_the_connection(redis_url, path):
     admin.close()
 
 
+def test_closing_a_redis_store_closes_its_event_loop_connections(redis_url):
+    """The server's POSTs and GETs use connections of the event loop's own; close(),
+    from another thread as from the loop, must close those too (they stayed open
+    for as long as the store object lived)."""
+    import redis
+
+    admin = redis.Redis.from_url(redis_url)
+
+    def ours(name: str) -> list[dict]:
+        return [c for c in admin.client_list() if c["name"] == name]
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        for closer in ("another thread", "the loop"):
+            name = f"mhm-close-{closer.replace(' ', '-')}"
+            memory = mh.connect(f"{redis_url}?client_name={name}")
+            memory.add("s", turns(1))
+            for call in (memory.aadd("s", turns(1, 1)), memory.store.aview("s", 10)):
+                asyncio.run_coroutine_threadsafe(call, loop).result(10)
+            assert len(ours(name)) >= 3  # the thread's writer, the loop's writer and reader
+            if closer == "the loop":
+                loop.call_soon_threadsafe(memory.close)
+            else:
+                memory.close()
+            deadline = time.monotonic() + 5
+            while ours(name) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert ours(name) == [], closer
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+        admin.close()
+
+
 def drop_every_connection_but(admin: Any) -> None:
     """As a Redis restart or an idle timeout does."""
     me = admin.client_id()

@@ -35,7 +35,7 @@ from ..records import (
     utc_from_micros,
 )
 from .base import FoldState, VectorRow, columns_from_messages, fork_refused
-from .redis_connection import AppendOp, RedisConnection
+from .redis_connection import AppendOp, RedisConnection, close_on_loop
 from .redis_scripts import (
     ADD_SUMMARY,
     ADD_VECTORS,
@@ -83,6 +83,9 @@ class RedisStore(RedisConnection):
 
     def close(self) -> None:
         super().close()
+        view, self._async_view = self._async_view, None
+        if view is not None:
+            close_on_loop(view[0], view[1].registered_client.aclose)
         self._words.close()
 
     def _key(self, session_id: str, part: str) -> str:
@@ -255,11 +258,12 @@ class RedisStore(RedisConnection):
         if self._closed:
             raise self._closed_error()
         loop = asyncio.get_running_loop()
-        if self._async_view is None or self._async_view[0] is not loop:
-            self._async_view = (loop, self._async_client().register_script(VIEW))
+        view = self._async_view  # once: close() may set it to None meanwhile
+        if view is None or view[0] is not loop:
+            view = self._async_view = (loop, self._async_client().register_script(VIEW))
         keys = [self._key(session_id, p) for p in ("meta", "msgs", "sums")]
         try:
-            raw = await self._async_view[1](keys=keys, args=[limit])
+            raw = await view[1](keys=keys, args=[limit])
         except Exception as exc:
             error = self._error(exc)
             if error is exc:

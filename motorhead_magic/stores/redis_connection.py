@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import StoreUnavailable
@@ -32,6 +33,14 @@ UNAVAILABLE_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "NORE
                        "TRYAGAIN", "CLUSTERDOWN", "NOAUTH")
 
 AppendOp = tuple[list[str], list[Any]]  # one APPEND script call: its keys and arguments
+
+
+def close_on_loop(loop: asyncio.AbstractEventLoop, close: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``close()`` on ``loop``: an asyncio socket can only be closed by its own loop,
+    and :meth:`RedisConnection.close` may run on any thread. A loop that no longer runs
+    cannot: the socket goes with the last reference to it, which the caller drops."""
+    if loop.is_running():
+        asyncio.run_coroutine_threadsafe(close(), loop)
 
 
 class RedisConnection:
@@ -115,11 +124,15 @@ class RedisConnection:
 
     def close(self) -> None:
         """Later calls raise :class:`StoreUnavailable`; calls in flight on other threads
-        end with it (their sockets close) or with their answer."""
+        end with it (their sockets close) or with their answer. Every connection closes,
+        an event loop's on that loop."""
         self._closed = True
         self._redis.close()
         self._group.close()
         self._drop_writer()
+        writer, self._async_writer = self._async_writer, None
+        if writer is not None:
+            close_on_loop(writer[0], lambda: writer[1].disconnect(nowait=True))
 
     def _drop_writer(self) -> None:
         """Disconnect the writer once closed, unless a leader uses it (then the leader
@@ -224,10 +237,11 @@ class RedisConnection:
     def _loop_writer(self) -> Any:
         """This event loop's writer connection (redis-py's asyncio connection class)."""
         loop = asyncio.get_running_loop()
-        if self._async_writer is None or self._async_writer[0] is not loop:
+        writer = self._async_writer  # once: close() may set it to None meanwhile
+        if writer is None or writer[0] is not loop:
             pool = self._async_client().connection_pool
-            self._async_writer = (loop, pool.connection_class(**pool.connection_kwargs))
-        return self._async_writer[1]
+            writer = self._async_writer = (loop, pool.connection_class(**pool.connection_kwargs))
+        return writer[1]
 
     async def _asend(self, writer: Any, batch: list[Write]) -> None:
         """:meth:`_send`, awaited."""
