@@ -1,10 +1,11 @@
 """The memory panel's widgets: which ipywidgets it is made of, in what order, with what look.
 
 :class:`PanelWidgets` builds the whole widget tree once and holds every child a render
-or an action touches; it decides nothing and reads no memory. :class:`~.panel.Panel`
-subclasses it and adds the behaviour (events, throttled flushes, rendering, the
-buttons' actions), so the live code and its tests reach each child by the same name
-(``panel._window``, ``panel._send_button``). What the children *show* is
+or an action touches; it decides nothing and reads no memory. The behaviour is added by
+subclasses: :class:`~.panel_actions.PanelActions` (the buttons' actions), then
+:class:`~.panel.Panel` (events, throttled flushes, rendering), so the live code, the
+actions and their tests reach each child by the same name (``panel._window``,
+``panel._send_button``). What the children *show* is
 :mod:`.panel_view` (HTML and text from plain data); the search row is :mod:`.panel_search`.
 
 Widget state size: layout and style models that never change one by one are made once
