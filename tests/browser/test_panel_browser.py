@@ -357,7 +357,12 @@ def test_panel_is_compact_and_follows_the_theme(browser: Any, lab: Lab) -> None:
         assert contrast(dark["meta"], dark["ai"], dark["panel"]) >= 3, dark
         shot(page, "panel-dark")
 
-        # Messages arrive and a fold lands: Send stays where it was, in view
+        # Messages arrive and a fold lands: Send stays where it was, in view. Measured
+        # with no fold running: while one runs, the header shows its progress line (one
+        # line more, by design), and a fold's last progress event can land after its
+        # summary does.
+        no_fold_running = "() => !document.querySelector('.mhp-panel .mhp-progress')"
+        page.wait_for_function(no_fold_running, timeout=KERNEL_TIMEOUT_MS)
         send_before = rect(page, ".mhp-panel button.mhp-send")
         for text, reply in (("first question from the browser", "fake reply 0"),
                             ("second question from the browser", "fake reply 1")):
@@ -370,6 +375,7 @@ def test_panel_is_compact_and_follows_the_theme(browser: Any, lab: Lab) -> None:
             "() => document.querySelector('.mhp-panel .mhp-header-box').innerText"
             ".includes('44 messages') && document.querySelector('.mhp-panel .mhp-summary')"
             ".innerText.includes('#0–#41')", timeout=KERNEL_TIMEOUT_MS)
+        page.wait_for_function(no_fold_running, timeout=KERNEL_TIMEOUT_MS)
         send_after = rect(page, ".mhp-panel button.mhp-send")
         assert abs(send_after["y"] - send_before["y"]) <= 2, (send_before, send_after)
         assert in_view(page, ".mhp-panel button.mhp-send")
