@@ -40,7 +40,11 @@ def close_on_loop(loop: asyncio.AbstractEventLoop, close: Callable[[], Awaitable
     and :meth:`RedisConnection.close` may run on any thread. A loop that no longer runs
     cannot: the socket goes with the last reference to it, which the caller drops."""
     if loop.is_running():
-        asyncio.run_coroutine_threadsafe(close(), loop)
+        closing = close()
+        try:
+            asyncio.run_coroutine_threadsafe(closing, loop)
+        except RuntimeError:  # the loop closed since: close() must not raise for it
+            closing.close()
 
 
 class RedisConnection:
