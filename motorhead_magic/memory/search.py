@@ -6,11 +6,10 @@ embeds new messages on a background thread once a session's writes pause (never 
 write path; ``LocalMemory`` schedules it) and stores the vectors beside the messages;
 :class:`Searcher` keeps each searched session's vectors in process memory as one
 normalized matrix, topped up from the store by seq (the log is append-only), so a
-search is a matrix-vector product. Both
-rankings are fused by a convex combination of their min-max normalized scores, mostly
-meaning (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023:
-it beats reciprocal rank fusion, which here let chit-chat sharing one word with the
-question outrank the evidence: ``benchmarks/bench_recall.py``).
+search is a matrix-vector product. The default (hybrid)
+ranking weighs both, each message in its context, by the rule of ``ranking.py`` (fitted
+on real conversations; a convex mix of the two scores, tuned on generated chat, had
+ranked below words alone there: ``benchmarks/bench_recall.py --dataset locomo``).
 
 Every ranking, fused or not, shows a repeated message once (:func:`distinct`: the same
 role and text, "ok" or a question asked again, is one hit, its newest copy), and at equal
@@ -32,11 +31,12 @@ from typing import Any, NamedTuple
 from ..errors import InvalidInput
 from ..records import Hit, Message, SearchResult
 from ..stores.base import Store, VectorRow
+from ..stores.words import query_terms
+from . import ranking
 from .deadline import call_with_deadline
 
 log = logging.getLogger("motorhead_magic")
 
-WORDS_WEIGHT = 0.2  # of the fused score; meaning has the rest (bench_recall.py measured it)
 MAX_EMBED_CHARS = 8_000  # longer texts are cut before embedding (models truncate anyway)
 INDEX_BATCH = 64  # messages embedded per call
 MAX_CACHED_VECTORS = 200_000  # rows kept in memory across sessions (~300 MB at 384 dims)
@@ -172,24 +172,6 @@ class VectorCache:
             self._sessions.pop(session_id, None)
 
 
-def normalized(scored: Sequence[tuple[int, float]]) -> dict[int, float]:
-    """Scores mapped onto [0, 1] within one ranking (a lone hit gets 1)."""
-    values = [score for _, score in scored]
-    low, high = min(values, default=0.0), max(values, default=0.0)
-    return {seq: (score - low) / (high - low) if high > low else 1.0 for seq, score in scored}
-
-
-def fuse(words: Sequence[tuple[int, float]], meaning: Sequence[tuple[int, float]],
-         k: int) -> list[tuple[int, float]]:
-    """The two rankings' ``(seq, score)`` as one, best first: a convex combination of
-    their normalized scores (a hit missing from one ranking scores 0 there)."""
-    by_words, by_meaning = normalized(words), normalized(meaning)
-    scores = {seq: WORDS_WEIGHT * by_words.get(seq, 0.0)
-              + (1 - WORDS_WEIGHT) * by_meaning.get(seq, 0.0)
-              for seq in by_words.keys() | by_meaning.keys()}
-    return sorted(scores.items(), key=lambda item: (-item[1], -item[0]))[:k]  # newer first
-
-
 def distinct(hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` (best first) with each message once. Copies of one message (the same role
     and text: an "ok", a question asked again) add nothing to a result, but would fill its
@@ -263,32 +245,61 @@ class Searcher:
     def _rank(self, session_id: str, text: str, limit: int, mode: str,
               before: int | None) -> _Ranked:
         """``mode``'s ranking for ``limit`` distinct hits: ``max(4 * limit, 50)``
-        candidates of each ranking (chat repeats itself, and fusion needs more than
-        ``limit`` of each; reading a few more messages costs less than ranking again), by
-        words read at once, by meaning read later, as far as needed."""
+        candidates (chat repeats itself, and the context rule needs more than ``limit``;
+        reading a few more messages costs less than ranking again)."""
         pool = max(4 * limit, 50)
-        words = (self.store.search_words(session_id, text, pool, before)
-                 if mode in ("keyword", "hybrid") else None)
+        if mode == "hybrid":
+            return self._in_context(session_id, text, pool, before)
         if mode == "keyword":
-            return _Ranked.of_words(words or [], pool, mode)
+            return _Ranked.of_words(self.store.search_words(session_id, text, pool, before),
+                                    pool, mode)
         try:
-            meaning = self._by_meaning(session_id, text, pool, before)
+            meaning = self._by_meaning(session_id, text, before)
         except EmbedderFailed as exc:
-            return self._by_words(session_id, text, limit, before, words, str(exc))
+            return self._by_words(session_id, text, pool, before, str(exc))
         if meaning is None:
-            why = "no message of this session is embedded yet"
-            if self.index_error is not None:
-                why += f" ({self.index_error})"
-            return self._by_words(session_id, text, limit, before, words, why)
-        note = None
-        if self.index_error is not None:  # ranked by meaning, but not everything has a vector
-            note = f"some messages are not embedded yet (found by words only): {self.index_error}"
+            return self._by_words(session_id, text, pool, before, self._not_embedded())
+        self.note = self._partly_embedded()
+        scored = meaning.cosines(pool)
+        return _Ranked(scored, {}, len(scored) < pool, mode, self.note)
+
+    def _in_context(self, session_id: str, text: str, pool: int,
+                    before: int | None) -> _Ranked:
+        """The default ranking (``ranking.py``): words and meaning, each message in its
+        context. Without meaning (the embedder failed, or nothing is embedded yet) the
+        same rule runs on words alone, and the note says why."""
+        words = self.store.search_words(session_id, text, pool, before)
+        known = {m.seq: m for m, _ in words}
+        try:
+            meaning = self._by_meaning(session_id, text, before)
+            note = self._not_embedded() if meaning is None else self._partly_embedded()
+        except EmbedderFailed as exc:
+            meaning, note = None, str(exc)
+        if meaning is None:
+            note = f"searched by words only: {note}"
             self._say_once(note)
         self.note = note
-        words = words or []
-        scored = (meaning if mode == "semantic"
-                  else fuse([(m.seq, score) for m, score in words], meaning, pool))
-        return _Ranked(scored, {m.seq: m for m, _ in words}, len(scored) < pool, mode, note)
+        weights = ranking.WORDS_ONLY if meaning is None else ranking.WITH_MEANING
+        scored = ranking.candidates({m.seq: score for m, score in words}, meaning, weights,
+                                    pool, before)
+        missing = [seq for seq, _ in scored if seq not in known]
+        known.update((m.seq, m) for m in self.store.messages_at(session_id, missing))
+        names = frozenset(query_terms(text))
+        newest = max(known, default=0)
+        scored = ranking.with_priors(scored, known, names, newest, weights)
+        return _Ranked(scored, known, len(scored) < pool, "hybrid", note)
+
+    def _not_embedded(self) -> str:
+        why = "no message of this session is embedded yet"
+        return why if self.index_error is None else f"{why} ({self.index_error})"
+
+    def _partly_embedded(self) -> str | None:
+        """The note of a search ranked by meaning while indexing is stuck, said once."""
+        if self.index_error is None:
+            return None
+        note = f"some messages are not embedded yet (found by words only): {self.index_error}"
+        self._say_once(note)
+        return note
 
     def _read(self, session_id: str, ranked: _Ranked, k: int) -> list[Hit]:
         """The first ``k`` distinct hits of a ranking, reading the messages it has not read
@@ -304,30 +315,31 @@ class Searcher:
             start, size = start + size, 2 * size
         return hits[:k]
 
-    def _by_words(self, session_id: str, text: str, limit: int, before: int | None,
-                  words: list[tuple[Message, float]] | None, why: str) -> _Ranked:
-        """The fallback: the words' ranking (``words``, when hybrid has read them already:
-        its pool), and why (said once in the log)."""
-        asked = max(4 * limit, 50)
-        if words is None:
-            words = self.store.search_words(session_id, text, asked, before)
+    def _by_words(self, session_id: str, text: str, pool: int, before: int | None,
+                  why: str) -> _Ranked:
+        """Semantic search's fallback: the words' ranking, and why (said once in the log)."""
+        words = self.store.search_words(session_id, text, pool, before)
         self.note = f"searched by words only: {why}"
         self._say_once(self.note)
-        return _Ranked.of_words(words, asked, "keyword", self.note)
+        return _Ranked.of_words(words, pool, "keyword", self.note)
 
-    def _by_meaning(self, session_id: str, text: str, limit: int,
-                    before: int | None) -> list[tuple[int, float]] | None:
-        """``(seq, cosine)`` best first; None when the session has no vector at all."""
+    def _by_meaning(self, session_id: str, text: str,
+                    before: int | None) -> ranking.Meaning | None:
+        """The query's cosine with every vector of the session (below ``before``); None
+        when the session has messages but no vector at all, or there is no embedder."""
         import numpy as np
 
+        if self.embedder is None:
+            return None
         vectors = self.vectors.get(session_id)
+        empty = ranking.Meaning(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         if vectors is None:
-            return []
+            return empty
         seqs, matrix = vectors.snapshot()
         if matrix is None:
-            return None if self.store.history(session_id, 0, 1) else []
+            return None if self.store.history(session_id, 0, 1) else empty
         if not text.strip():
-            return []
+            return empty
         query = embed_with_deadline(lambda: self.embedder.embed_query(text[:MAX_EMBED_CHARS]),
                                     self.timeout)
         query = as_matrix([query], 1, matrix.shape[1], "the embedder")[0]
@@ -335,12 +347,7 @@ class Searcher:
         if before is not None:
             keep = seqs < before
             scores, seqs = scores[keep], seqs[keep]
-        if len(scores) > limit:
-            top = np.argpartition(-scores, limit - 1)[:limit]
-        else:
-            top = np.arange(len(scores))
-        top = top[np.lexsort((-seqs[top], -scores[top]))]  # newer first at equal scores
-        return [(int(seqs[i]), float(scores[i])) for i in top]
+        return ranking.Meaning(seqs, scores)
 
     def _say_once(self, note: str) -> None:
         """Log a note once, until its text changes."""
