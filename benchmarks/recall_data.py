@@ -15,9 +15,13 @@ questions asked at the end, each naming its evidence turns. :data:`LOADERS` maps
   Every answer string appears in its evidence turn and nowhere else in the
   conversation (checked), so "the answer is in the window or the summary" is a fair
   test for a memory without search.
-- ``locomo``: LoCoMo (Maharana et al., ACL 2024, ``locomo10.json``) read from a local
-  path; it is not shipped nor downloaded here. Get it from the authors' repository
-  (snap-research/locomo on GitHub, ``data/locomo10.json``, CC BY-NC 4.0).
+- ``locomo``: LoCoMo (Maharana et al., ACL 2024) read from a local path, never shipped
+  nor downloaded here: a folder of one JSON file per conversation (the development half
+  beside this repository, ``../shared/data/locomo-dev``), or the authors' single
+  ``locomo10.json``. Each turn is stored as that folder's README says (the measure the
+  independent check uses): role Human for ``speaker_a``, AI for ``speaker_b``, content
+  ``"<speaker>: <text>"`` plus ``" [shares a photo of <caption>]"``, metadata
+  ``{"dia_id", "date"}``; every category by default (5 is adversarial).
 
 Metrics (:func:`score`): for a ranking of turn ids, recall@k is the fraction of the
 evidence turns in the top k (one evidence turn: hit or miss), the reciprocal rank is
@@ -45,6 +49,7 @@ class Turn:
     id: str
     role: str  # "Human" | "AI"
     content: str
+    metadata: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,7 @@ class Options:
     change: float = 0.4  # fraction of changeable facts that change later
     recent: int = 60  # nothing planted among the newest `recent` messages
     path: str | None = None
-    categories: tuple[int, ...] = (1, 2, 3, 4)
+    categories: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 
 Loader = Callable[[Options], Dataset]
@@ -588,33 +593,48 @@ def generate(opts: Options) -> Dataset:
 _DIA_ID = re.compile(r"D\d+:\d+")
 
 
+def _locomo_samples(path: Path) -> list[tuple[str, dict]]:
+    """``(conversation id, conversation)`` from a folder of per-conversation files (each
+    the conversation object itself, with its ``qa``) or from ``locomo10.json`` (a list of
+    samples with ``conversation`` and ``qa``)."""
+    if path.is_dir():
+        files = sorted(path.glob("*.json"), key=lambda f: (len(f.stem), f.stem))
+        if not files:
+            raise SystemExit(f"--path {path}: no *.json conversation files in this folder")
+        return [(f.stem, json.loads(f.read_text(encoding="utf-8"))) for f in files]
+    samples = json.loads(path.read_text(encoding="utf-8"))
+    return [(str(s.get("sample_id", f"locomo-{i}")), {**s["conversation"], "qa": s.get("qa", [])})
+            for i, s in enumerate(samples)]
+
+
 @loader("locomo")
 def load_locomo(opts: Options) -> Dataset:
-    """``locomo10.json`` from a local path: speaker_a's turns become Human, speaker_b's AI,
-    each ``"<speaker>: <text>"`` (plus the shared image's caption, when there is one)."""
+    """LoCoMo from a local path (a folder of conversations, or ``locomo10.json``)."""
     if not opts.path:
-        raise SystemExit("--dataset locomo needs --path locomo10.json (from the LoCoMo "
-                         "authors' repository snap-research/locomo, data/locomo10.json)")
-    data = json.loads(Path(opts.path).read_text(encoding="utf-8"))
+        raise SystemExit("--dataset locomo needs --path: the LoCoMo folder (e.g. "
+                         "../shared/data/locomo-dev) or locomo10.json")
+    path = Path(opts.path)
+    if not path.exists():
+        raise SystemExit(f"--path {path}: no such file or folder (the LoCoMo data is not part "
+                         "of this repository)")
     conversations: list[Conversation] = []
     skipped = dropped_ids = 0
-    for sample in data:
-        conv = sample["conversation"]
-        cid = str(sample.get("sample_id", f"locomo-{len(conversations)}"))
+    for cid, conv in _locomo_samples(path):
         names = sorted((k for k in conv if re.fullmatch(r"session_\d+", k)
                         and isinstance(conv[k], list)), key=lambda k: int(k.split("_")[1]))
         turns = []
         for name in names:
+            date = conv.get(f"{name}_date_time", "")
             for t in conv[name]:
-                caption = t.get("blip_caption")
                 text = f"{t['speaker']}: {t['text']}"
-                if caption:
-                    text += f" [shares a photo: {caption}]"
+                if t.get("blip_caption"):
+                    text += f" [shares a photo of {t['blip_caption']}]"
                 role = "Human" if t["speaker"] == conv.get("speaker_a") else "AI"
-                turns.append(Turn(f"{cid}:{t['dia_id']}", role, text))
+                turns.append(Turn(f"{cid}:{t['dia_id']}", role, text,
+                                  {"dia_id": t["dia_id"], "date": date}))
         known = {t.id for t in turns}
         questions = []
-        for qa in sample.get("qa", []):
+        for qa in conv.get("qa", []):
             category = int(qa.get("category", 0))
             if category not in opts.categories:
                 continue
@@ -624,14 +644,15 @@ def load_locomo(opts: Options) -> Dataset:
             if not evidence:
                 skipped += 1
                 continue
-            answer = qa.get("answer")
+            answer = qa.get("answer", qa.get("adversarial_answer"))
             questions.append(Question(qa["question"], evidence,
                                       None if answer is None else str(answer),
                                       f"category {category}"))
         conversations.append(Conversation(cid, turns, questions))
     return Dataset("locomo", conversations, [
-        f"{opts.path}: categories {','.join(map(str, opts.categories))}; {skipped} questions "
-        f"skipped (no evidence turn found), {dropped_ids} evidence ids not in the turns",
+        f"{opts.path}: {len(conversations)} conversations, categories "
+        f"{','.join(map(str, opts.categories))}; {skipped} questions skipped (no evidence "
+        f"turn found), {dropped_ids} evidence ids not in the turns",
         "LoCoMo answers are often not verbatim in the turns (dates come from session "
         "headers, answers are paraphrased), so its baseline hit rate is a lower bound"])
 

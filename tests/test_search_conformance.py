@@ -326,3 +326,25 @@ def test_a_burst_of_writes_is_embedded_after_it_in_one_batch(semantic_factory):
     assert (embedder.documents, embedder.batches) == (20, 1)
     memory.wait("s")  # the vectors' write, after the embedder's answer
     assert len(memory.search("s", "puppy", k=20, mode="semantic")) == 20
+
+
+def test_as_of_searches_what_memory_held_at_a_seq_or_a_time(memory_factory):
+    import time
+    from datetime import timedelta
+
+    memory = memory_factory()
+    memory.add("s", said("I drive a Golf", "nice car"))
+    time.sleep(0.02)
+    memory.add("s", said("I sold the Golf, I drive a Tesla now", "fancy"))
+    first = memory.history("s")[1].created_at
+    assert sorted(seqs(memory.search("s", "Golf", as_of=1))) == [0]
+    assert sorted(seqs(memory.search("s", "Golf", as_of=2))) == [0, 2]
+    assert sorted(seqs(memory.search("s", "Golf", as_of=first))) == [0]
+    assert seqs(memory.search("s", "Golf", as_of=first - timedelta(days=1))) == []
+    assert sorted(seqs(memory.search("s", "Golf", as_of=first + timedelta(days=1)))) == [0, 2]
+    assert sorted(seqs(memory.search("s", "Golf", as_of=first.replace(tzinfo=None)))) == [0]
+    with pytest.raises(mh.InvalidInput, match="before or as_of"):
+        memory.search("s", "Golf", before=1, as_of=1)
+    for bad in (-1, "yesterday", 1.5, True):
+        with pytest.raises(mh.InvalidInput, match="as_of"):
+            memory.search("s", "Golf", as_of=bad)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import InvalidInput
@@ -217,6 +218,22 @@ def check_search(session_id: Any, text: Any, k: Any, mode: Any, before: Any,
     return session_id, text, k, mode, before
 
 
+def check_as_of(as_of: Any, before: int | None) -> int | datetime | None:
+    """``search(as_of=...)``: a message seq (only messages up to it) or a datetime (only
+    messages written at or before it; a naive one is UTC), for replaying what memory held
+    at a turn. Returned as a seq bound (``before``) when it is a seq."""
+    if as_of is None:
+        return before
+    if before is not None:
+        raise InvalidInput("give before or as_of, not both")
+    if isinstance(as_of, datetime):
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
+    if isinstance(as_of, bool) or not isinstance(as_of, int) or as_of < 0:
+        raise InvalidInput(f"as_of must be a message seq (an integer >= 0) or a datetime, "
+                           f"got {as_of!r}")
+    return min(as_of, INT64_MAX - 1) + 1
+
+
 def check_window_size(window_size: Any) -> int:
     if isinstance(window_size, bool) or not isinstance(window_size, int) or window_size < 1:
         raise InvalidInput(f"window_size must be a positive integer, got {window_size!r}")
@@ -259,10 +276,11 @@ class Memory(Protocol):
     def fork(self, session_id: str, new_id: str, at: int | None = None) -> str: ...
 
     def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
-               before: int | None = None) -> list[Hit]: ...
+               before: int | None = None, as_of: int | datetime | None = None) -> list[Hit]: ...
 
     def search_result(self, session_id: str, text: str, k: int = 10, *,
-                      mode: str | None = None, before: int | None = None) -> SearchResult: ...
+                      mode: str | None = None, before: int | None = None,
+                      as_of: int | datetime | None = None) -> SearchResult: ...
 
     def wait(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
@@ -287,11 +305,12 @@ class Memory(Protocol):
     async def afork(self, session_id: str, new_id: str, at: int | None = None) -> str: ...
 
     async def asearch(self, session_id: str, text: str, k: int = 10, *,
-                      mode: str | None = None, before: int | None = None) -> list[Hit]: ...
+                      mode: str | None = None, before: int | None = None,
+                      as_of: int | datetime | None = None) -> list[Hit]: ...
 
     async def asearch_result(self, session_id: str, text: str, k: int = 10, *,
-                             mode: str | None = None,
-                             before: int | None = None) -> SearchResult: ...
+                             mode: str | None = None, before: int | None = None,
+                             as_of: int | datetime | None = None) -> SearchResult: ...
 
     async def await_idle(self, session_id: str | None = None, timeout: float = 30.0) -> None: ...
 
@@ -381,24 +400,27 @@ class MemoryBase:
         return await self._in_thread(self.fork, session_id, new_id, at)  # type: ignore[attr-defined]
 
     def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
-               before: int | None = None) -> list[Hit]:
+               before: int | None = None, as_of: int | datetime | None = None) -> list[Hit]:
         """The hits of :meth:`search_result` (the session's messages most relevant to
-        ``text``, best first)."""
+        ``text``, best first); ``as_of`` (a seq or a datetime) searches only what memory
+        held then."""
         return self.search_result(session_id, text, k, mode=mode,  # type: ignore[attr-defined]
-                                  before=before).hits
+                                  before=before, as_of=as_of).hits
 
     async def asearch_result(self, session_id: str, text: str, k: int = 10, *,
-                             mode: str | None = None,
-                             before: int | None = None) -> SearchResult:
+                             mode: str | None = None, before: int | None = None,
+                             as_of: int | datetime | None = None) -> SearchResult:
         def search() -> SearchResult:
             return self.search_result(session_id, text, k,  # type: ignore[attr-defined]
-                                      mode=mode, before=before)
+                                      mode=mode, before=before, as_of=as_of)
 
         return await self._in_thread(search)
 
     async def asearch(self, session_id: str, text: str, k: int = 10, *,
-                      mode: str | None = None, before: int | None = None) -> list[Hit]:
-        return (await self.asearch_result(session_id, text, k, mode=mode, before=before)).hits
+                      mode: str | None = None, before: int | None = None,
+                      as_of: int | datetime | None = None) -> list[Hit]:
+        return (await self.asearch_result(session_id, text, k, mode=mode, before=before,
+                                          as_of=as_of)).hits
 
     def search_dataframe(self, session_id: str, text: str, k: int = 10, *,
                          mode: str | None = None) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from ..stores.daemon import DaemonPool
 from .base import (
     MemoryBase,
     check_add,
+    check_as_of,
     check_fork,
     check_history_range,
     check_namespace,
@@ -173,13 +174,35 @@ class LocalMemory(MemoryBase):
         return new_id
 
     def search_result(self, session_id: str, text: str, k: int = 10, *,
-                      mode: str | None = None, before: int | None = None) -> SearchResult:
+                      mode: str | None = None, before: int | None = None,
+                      as_of: int | datetime | None = None) -> SearchResult:
         """The session's messages most relevant to ``text``, best first (DESIGN.md
-        section 3): by words, by meaning (with an embedder) or both fused; with the
-        ranking that was used and why it fell back, if it did."""
+        section 3): by words, by meaning (with an embedder) or both in context; with the
+        ranking that was used and why it fell back, if it did. ``as_of`` (a seq or a
+        datetime) keeps only what memory held then."""
         session_id, text, k, mode, before = check_search(session_id, text, k, mode, before,
                                                          self.embedder is not None)
-        return self._searcher.search(session_id, text, k, mode, before)
+        bound = check_as_of(as_of, before)
+        if isinstance(bound, datetime):
+            bound = self._first_after(session_id, bound)
+        return self._searcher.search(session_id, text, k, mode, bound)
+
+    def _first_after(self, session_id: str, when: datetime) -> int:
+        """The first seq written after ``when`` (the log's length when none was): seqs
+        grow with time, so a galloping then binary search over single-message reads."""
+        def after(seq: int) -> bool:  # missing (past the end) counts as after
+            found = self.store.messages_at(session_id, [seq])
+            return not found or found[0].created_at > when
+
+        if after(0):
+            return 0
+        low, high = 0, 1  # after(low) is false, after(high) will be true
+        while not after(high):
+            low, high = high, 2 * high
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if after(middle) else (middle, high)
+        return high
 
     @property
     def search_note(self) -> str | None:

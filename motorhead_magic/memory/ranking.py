@@ -107,7 +107,8 @@ def candidates(words: Mapping[int, float], meaning: Meaning | None, weights: Wei
                pool: int, before: int | None) -> list[tuple[int, float]]:
     """The best ``pool`` seqs by the match terms (own, before, after), best first, from the
     words' hits, meaning's best ``pool`` and their neighbours; ``words`` maps a seq to its
-    raw BM25 score."""
+    raw BM25 score. (Keeping every candidate for :func:`with_priors` instead of the best
+    ``pool`` changed nothing on LoCoMo and read three times the messages.)"""
     top = max(words.values(), default=0.0)
     by_words = {seq: score / top for seq, score in words.items()} if top > 0 else {}
     found = set(by_words)

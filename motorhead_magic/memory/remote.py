@@ -39,6 +39,7 @@ from ..settings import redact
 from .base import (
     MemoryBase,
     check_add,
+    check_as_of,
     check_fork,
     check_history_range,
     check_namespace,
@@ -268,15 +269,18 @@ class RemoteMemory(MemoryBase):
         return new_id
 
     def search_result(self, session_id: str, text: str, k: int = 10, *,
-                      mode: str | None = None, before: int | None = None) -> SearchResult:
+                      mode: str | None = None, before: int | None = None,
+                      as_of: int | datetime | None = None) -> SearchResult:
         """The server's search (motorhead-magic's additive route). Checked here as far as
         the arguments go; whether semantic or hybrid search can run (and which mode None
         means) depends on the server's embedder, so the server decides that: without one it
         answers 400, raised here as :class:`InvalidInput`."""
         session_id, text, k, checked, before = check_search(session_id, text, k, mode, before,
                                                             has_embedder=True)
+        bound = check_as_of(as_of, before)
         payload = {"text": text, "k": k, "mode": None if mode is None else checked,
-                   "before": before}
+                   **({"as_of": bound.isoformat()} if isinstance(bound, datetime)
+                      else {"before": bound})}
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         if len(body) > MAX_BODY_BYTES:
             raise InvalidInput(f"this search text makes a {len(body):,} byte request; the"

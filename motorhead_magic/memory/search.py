@@ -284,10 +284,11 @@ class Searcher:
                                     pool, before)
         missing = [seq for seq, _ in scored if seq not in known]
         known.update((m.seq, m) for m in self.store.messages_at(session_id, missing))
+        complete = len(words) < pool and (meaning is None or len(meaning.seqs) <= pool)
         names = frozenset(query_terms(text))
         newest = max(known, default=0)
         scored = ranking.with_priors(scored, known, names, newest, weights)
-        return _Ranked(scored, known, len(scored) < pool, "hybrid", note)
+        return _Ranked(scored, known, complete, "hybrid", note)
 
     def _not_embedded(self) -> str:
         why = "no message of this session is embedded yet"

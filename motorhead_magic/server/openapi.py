@@ -111,7 +111,7 @@ SCHEMAS: dict[str, Any] = {
     "Hit": {"allOf": [_ref("StoredMessage"), {
         "type": "object", "required": ["score"], "properties": {"score": {
             "type": "number", "description": "higher = closer: BM25 by words, cosine by"
-                                             " meaning, fused rank for hybrid"}}}]},
+                                             " meaning, the in-context score for hybrid"}}}]},
     "SearchPost": {"type": "object", "required": ["text"], "properties": {
         "text": {"type": "string"},
         "k": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
@@ -119,12 +119,16 @@ SCHEMAS: dict[str, Any] = {
                  "description": "null: hybrid when the server has an embedder, else keyword;"
                                 " semantic and hybrid need one (--embeddings)"},
         "before": {"type": ["integer", "null"],
-                   "description": "only messages with a smaller seq"}}},
+                   "description": "only messages with a smaller seq"},
+        "as_of": {"type": ["integer", "string", "null"],
+                  "description": "only what memory held then: a message seq (up to it) or"
+                                 " an ISO 8601 datetime (written at or before it); not"
+                                 " with before"}}},
     "SearchResult": {"type": "object", "required": ["hits", "ranking", "note"], "properties": {
         "hits": {"type": "array", "items": _ref("Hit"), "description": "best first"},
         "ranking": {"type": "string", "enum": ["keyword", "semantic", "hybrid"],
-                    "description": "the ranking that ordered the hits (keyword when the"
-                                   " embedder failed)"},
+                    "description": "the ranking that ordered the hits (keyword when"
+                                   " semantic search's embedder failed)"},
         "note": {"type": ["string", "null"],
                  "description": "why the search fell back to words, if it did"}}},
     "Retrieved": {"type": "object", "required": ["role", "content", "dist"], "properties": {
