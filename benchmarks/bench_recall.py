@@ -10,8 +10,8 @@ Each conversation is written to a fresh store turn by turn (``add()`` of one Hum
 one AI message; ``--batch``) through ``mh.connect(url, window_size=W, summarizer=...,
 embeddings="local")``, then ``wait()`` lets the background folds and embedding finish,
 and each question is asked at the end with ``search(k=10)`` over the whole log (no
-``before=``) by keyword (BM25), semantic (local all-MiniLM-L6-v2) and hybrid (the
-library's fusion: 0.2 x min-max normalized BM25 + 0.8 x normalized cosine).
+``before=``) by keyword (BM25), semantic (local all-MiniLM-L6-v2) and the default
+(hybrid: words and meaning, each message in its context, ``memory/ranking.py``).
 
 Scores are of the evidence turns (recall_data.py): recall@k = the fraction of a
 question's evidence in the top k, MRR = mean 1/rank of the first evidence turn. A fact
@@ -25,95 +25,17 @@ text. Its summarizer keeps a bounded summary, as a real one must: ``truncate`` (
 default) appends the folded lines and keeps the newest ``--summary-chars`` characters
 of whole lines (2,000 characters ~ 500 tokens, about upstream Motörhead's 512-token
 summary cap); ``local`` uses the project's offline SmolLM2 (slow: ~1 s per call; use
-``--batch 20`` and fewer messages). Targets: hybrid recall@5 >= 0.90 and well above the
+``--batch 20`` and fewer messages). Targets: default recall@5 >= 0.90 and well above the
 baseline (at least 0.3 above it).
 
-``--dataset locomo --path locomo10.json`` runs the same on LoCoMo (Maharana et al., ACL
-2024). The file is not in this repository and nothing downloads it: get it from the
-authors' repository, snap-research/locomo on GitHub, ``data/locomo10.json`` (CC BY-NC
-4.0). Categories 1-4 by default (``--categories``; 5 is adversarial).
+``--dataset locomo --path ../shared/data/locomo-dev`` runs LoCoMo (Maharana et al., ACL
+2024): its development half, one JSON file per conversation, stored as that folder's
+README says, on both stores by default, every category (``--categories``, ``--only``).
+The data is not in this repository and nothing downloads it (``locomo10.json`` from the
+authors' repository works too).
 
-MEASURED (2 cores, shared with another benchmark, so the times are not comparable; ~30-80
-s; ``nice -n 10 python benchmarks/bench_recall.py --fusions``, otherwise default flags; the
-recall numbers are deterministic, the times are not):
-
-    dataset synthetic:
-      seed 7: 8 conversations x 600 messages, 96 questions (22 about facts that changed), 4
-      distractors per fact, nothing planted in the newest 60 messages
-    store sqlite, window 12, embeddings local all-MiniLM-L6-v2
-    summarizer truncating: the newest 2,000 characters of folded lines
-    ingest: 4,800 messages in 3.1 s of add(); background folds and embedding done after 76.4 s
-
-    method (96 questions)             R@1    R@5   R@10    MRR  stale@1   p50 ms
-    keyword (BM25)                   0.29   0.47   0.49   0.37     0.55      0.5
-    semantic (local MiniLM)          0.60   0.91   0.95   0.73     0.59     25.1
-    hybrid (0.2 BM25 + 0.8 cos)      0.61   0.91   0.95   0.74     0.55     24.4
-    what-if: TM2C2 0.2/0.8           0.50   0.81   0.91   0.65     0.55        -
-    what-if: TM2C2 0.1/0.9           0.56   0.84   0.93   0.69     0.55        -
-    what-if: RRF (the first fusion)   0.47   0.80   0.89   0.62     0.64        -
-    what-if: RRF, semantic x2        0.48   0.80   0.91   0.63     0.55        -
-    what-if: 0.2 BM25 + 0.8 cosine   0.61   0.91   0.95   0.74     0.55        -
-    what-if: 0.3 BM25 + 0.7 cosine   0.56   0.91   0.93   0.71     0.55        -
-    window + summary only          hit rate 0.00 (recall@any: the answer is in the window or
-                                   the summary; it has no ranking, so no @k)
-    stale@1: of the questions about a changed fact, how often the older statement ranks
-    above the newest. p50 ms: one search, embedding the question included.
-
-    recall@5 by kind (questions)     changed (22)  paraphrase (46) shared word (50)      static (74)
-    keyword (BM25)                           0.50             0.26             0.66             0.46
-    semantic (local MiniLM)                  0.91             0.87             0.94             0.91
-    hybrid (0.2 BM25 + 0.8 cos)              0.91             0.87             0.94             0.91
-    window + summary (hit rate)              0.00             0.00             0.00             0.00
-
-    target hybrid recall@5 >= 0.90: 0.906 -> met
-    target well above the baseline (+0.30 or more): 0.91 vs 0.00 (+0.91) -> met
-
-    other seeds (--seed N), R@1 / R@5 / R@10 / MRR / stale@1, before -> after a repeated
-    message became one hit (its newest copy) and equal scores put the newer message first:
-    seed 11 keyword  0.33 / 0.50 / 0.52 / 0.41 / 0.62 -> 0.33 / 0.51 / 0.53 / 0.41 / 0.62
-            semantic 0.65 / 0.89 / 0.91 / 0.75 / 0.62 -> 0.65 / 0.90 / 0.91 / 0.75 / 0.62
-            hybrid   0.58 / 0.88 / 0.90 / 0.70 / 0.69 -> 0.58 / 0.89 / 0.90 / 0.71 / 0.69
-    seed 23 keyword  0.27 / 0.40 / 0.41 / 0.32 / 0.37 -> 0.28 / 0.41 / 0.42 / 0.33 / 0.32
-            semantic 0.59 / 0.89 / 0.93 / 0.72 / 0.74 -> 0.59 / 0.90 / 0.93 / 0.73 / 0.74
-            hybrid   0.58 / 0.89 / 0.91 / 0.71 / 0.68 -> 0.58 / 0.90 / 0.91 / 0.71 / 0.68
-    hybrid R@5 in questions of 96: seed 7 86 -> 87, seed 11 84 -> 85, seed 23 85 -> 86
-    (mean 0.885 -> 0.896); seed 7 before: keyword 0.28 / 0.47 / 0.49 / 0.36, semantic
-    0.60 / 0.90 / 0.95 / 0.73, hybrid 0.61 / 0.90 / 0.93 / 0.73 (stale@1 0.55 each).
-
-The baseline is 0.00 by construction of a bounded summary: every fact sits at least 60
-messages before the end, and 2,000 characters of summary hold ~30 lines. A bigger summary
-holds more: ``--summary-chars 8000`` (4x upstream's cap) 0.10, ``20000`` (10x) 0.47. With
-the real offline SmolLM2 (``--summarizer local --conversations 2 --messages 300 --batch
-20``) it is 0.00 too: its summaries of this chit-chat degenerate into a repeated line.
-The library's hybrid is a convex mix of min-max normalized scores, 0.2 BM25 + 0.8 cosine.
-The first version fused by RRF (equal weights) and ranked below semantic alone (0.80 at
-@5): of the 7 questions whose evidence semantic had in its top 5 and hybrid did not, 37 of
-the 44 turns ranked above it were chit-chat sharing one stemmed word with the question
-("What car do I drive?" -> "... is driving me a bit crazy"), because RRF weighs BM25's top
-hits as much as the embedding's. TM2C2 (BM25 from 0, cosine from -1) does no better.
-Hybrid matched semantic at @5 (86 of 96, 0.896: one question short of the 0.90 target).
-Reading the misses: in every one, on seeds 7, 11 and 23, the evidence was not in BM25's top
-50 at all (paraphrases share no word with it by design, and the "shared word" questions
-often not either: "What do I drive?" vs "Took my Mazda CX-5 in for a service"), so better
-BM25 could not help; what took its top-5 places were copies of one chit-chat line ("Any
-thoughts on the quarterly report?" twice, "That sounds stressful. Maybe ..." three times).
-A search now shows a repeated message (same role, same text) once, as its newest copy, and
-ranks the newer of two equal scores first (a fact's distractors often score exactly as the
-fact under BM25): 87 of 96 (0.906), one more question at @5 on each of seeds 7, 11 and 23
-for semantic and hybrid (keyword: on 11 and 23), none lost (the evidence's text is unique,
-so merging copies above it can only lift it). Tried on the same three seeds and left out:
-merging near-duplicates by cosine (>= 0.95: 0.917 on seed 7, no more on 11 and 23, and a
-threshold), rewriting the question as a statement for the embedder (+4 questions on seed 7,
--2 and -3 on 11 and 23), and "the newest near-duplicate of a top hit wins" by cosine (at
-tau 0.5 stale@1 falls to 0.12-0.26 but R@1 drops, to 0.52 on seed 7; at 0.6 R@5 loses a
-question on each seed; at 0.7-0.8 little changes: an update is often less like the old
-statement, cosine 0.31 to 0.88, than a distractor about someone else is). What is left
-needs world knowledge or a sense of who a statement is about (stale@1: the older statement
-of a changed fact still wins over half the time; a recency bonus did not help).
-
-``--fusions`` adds "what-if" rows: other fusions of the same keyword and semantic
-rankings (top 50 of each, fetched through ``search()``), computed in this script, not
-by the library; a lead for tuning hybrid search, measured on the same questions.
+MEASURED: benchmarks/README.md ("Recall on real conversations") keeps the runs, the
+levers tried and the cross-validation behind the default ranking's weights.
 """
 
 from __future__ import annotations
