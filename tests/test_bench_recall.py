@@ -167,14 +167,23 @@ def test_locomo_loader_reads_sessions_evidence_and_categories(tmp_path):
     (conv,) = dataset.conversations
     assert [(t.id, t.role) for t in conv.turns] == [
         ("conv-1:D1:1", "Human"), ("conv-1:D1:2", "AI"), ("conv-1:D2:1", "Human")]
-    assert conv.turns[1].content == "Ben: Nice! [shares a photo: a cat]"
+    assert conv.turns[1].content == "Ben: Nice! [shares a photo of a cat]"  # as the check
+    assert conv.turns[1].metadata == {"dia_id": "D1:2", "date": "1:56 pm on 8 May, 2023"}
     assert [(q.text, q.evidence, q.answer, q.kind) for q in conv.questions] == [
         ("What pet?", ("conv-1:D1:1",), "a cat", "category 4"),
         ("Name and pet?", ("conv-1:D1:1", "conv-1:D2:1"), "2023", "category 1"),
+        ("Trick?", ("conv-1:D1:2",), "x", "category 5"),
     ]
     assert "1 questions skipped" in dataset.notes[0]
     with_five = data.load("locomo", data.Options(path=str(path), categories=(5,)))
     assert [q.text for q in with_five.conversations[0].questions] == ["Trick?"]
+    folder = tmp_path / "dev"  # the development half: one file per conversation
+    folder.mkdir()
+    (folder / "7.json").write_text(json.dumps({**sample["conversation"], "qa": sample["qa"]}))
+    (one,) = data.load("locomo", data.Options(path=str(folder))).conversations
+    assert one.id == "7" and [t.content for t in one.turns] == [t.content for t in conv.turns]
+    with pytest.raises(SystemExit, match="no such file or folder"):
+        data.load("locomo", data.Options(path=str(tmp_path / "missing")))
 
 
 def test_the_registry_names_its_loaders():

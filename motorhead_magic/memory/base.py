@@ -399,6 +399,24 @@ class MemoryBase:
     async def afork(self, session_id: str, new_id: str, at: int | None = None) -> str:
         return await self._in_thread(self.fork, session_id, new_id, at)  # type: ignore[attr-defined]
 
+    def first_after(self, session_id: str, when: datetime) -> int:
+        """The first seq written after ``when`` (the log's length when none was), for
+        ``search(as_of=datetime)``: seqs grow with time, so a galloping then binary search
+        over one-message reads (a few dozen at most), on any backend."""
+        def after(seq: int) -> bool:  # missing (past the end) counts as after
+            found = self.history(session_id, seq, 1)  # type: ignore[attr-defined]
+            return not found or found[0].created_at > when
+
+        if after(0):
+            return 0
+        low, high = 0, 1  # after(low) is false, after(high) will be true
+        while not after(high):
+            low, high = high, 2 * high
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if after(middle) else (middle, high)
+        return high
+
     def search(self, session_id: str, text: str, k: int = 10, *, mode: str | None = None,
                before: int | None = None, as_of: int | datetime | None = None) -> list[Hit]:
         """The hits of :meth:`search_result` (the session's messages most relevant to

@@ -184,25 +184,8 @@ class LocalMemory(MemoryBase):
                                                          self.embedder is not None)
         bound = check_as_of(as_of, before)
         if isinstance(bound, datetime):
-            bound = self._first_after(session_id, bound)
+            bound = self.first_after(session_id, bound)
         return self._searcher.search(session_id, text, k, mode, bound)
-
-    def _first_after(self, session_id: str, when: datetime) -> int:
-        """The first seq written after ``when`` (the log's length when none was): seqs
-        grow with time, so a galloping then binary search over single-message reads."""
-        def after(seq: int) -> bool:  # missing (past the end) counts as after
-            found = self.store.messages_at(session_id, [seq])
-            return not found or found[0].created_at > when
-
-        if after(0):
-            return 0
-        low, high = 0, 1  # after(low) is false, after(high) will be true
-        while not after(high):
-            low, high = high, 2 * high
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (low, middle) if after(middle) else (middle, high)
-        return high
 
     @property
     def search_note(self) -> str | None:

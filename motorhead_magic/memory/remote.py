@@ -278,9 +278,10 @@ class RemoteMemory(MemoryBase):
         session_id, text, k, checked, before = check_search(session_id, text, k, mode, before,
                                                             has_embedder=True)
         bound = check_as_of(as_of, before)
+        if isinstance(bound, datetime):
+            bound = self.first_after(session_id, bound)
         payload = {"text": text, "k": k, "mode": None if mode is None else checked,
-                   **({"as_of": bound.isoformat()} if isinstance(bound, datetime)
-                      else {"before": bound})}
+                   "before": bound}
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         if len(body) > MAX_BODY_BYTES:
             raise InvalidInput(f"this search text makes a {len(body):,} byte request; the"

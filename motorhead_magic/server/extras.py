@@ -69,12 +69,11 @@ async def search(request: Request) -> Response:
     and why the search fell back to words if it did (``note``). By words always; by
     meaning or both (the default then) when the server has an embedder."""
     sid = parsing.session_id(request)
-    text, k, mode, before, as_of = parsing.search_body(await parsing.read_json(request))
+    text, k, mode, before = parsing.search_body(await parsing.read_json(request))
     if mode in ("semantic", "hybrid") and not semantic(request):
         raise ApiError(400, f"{mode} search needs an embedder, and this server has none:"
                             " start it with --long-term-memory --embeddings local")
-    result = await memory_of(request).asearch_result(sid, text, k, mode=mode, before=before,
-                                                     as_of=as_of)
+    result = await memory_of(request).asearch_result(sid, text, k, mode=mode, before=before)
     return JSONResponse(result.to_dict())
 
 

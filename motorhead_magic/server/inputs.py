@@ -8,7 +8,6 @@ names the problem, so the route functions stay a few lines of calls into the Mem
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -77,22 +76,11 @@ def retrieval_text(body: Any) -> str:
     return body["text"]
 
 
-def search_body(body: Any) -> tuple[Any, Any, Any, Any, Any]:
-    """``{"text": str, "k": int = 10, "mode": str | null, "before": int | null,
-    "as_of": int | ISO 8601 datetime | null}`` -> (text, k, mode, before, as_of); their
-    values are checked by the memory (``check_search``, ``check_as_of``)."""
+def search_body(body: Any) -> tuple[Any, Any, Any, Any]:
+    """``{"text": str, "k": int = 10, "mode": str | null, "before": int | null}`` ->
+    (text, k, mode, before); their values are checked by the memory (``check_search``)."""
     text = retrieval_text(body)
-    as_of = body.get("as_of")
-    if isinstance(as_of, str):
-        try:
-            as_of = datetime.fromisoformat(as_of)
-        except ValueError:
-            raise ApiError(400, f"as_of must be a message seq or an ISO 8601 datetime, "
-                                f"got {as_of[:40]!r}") from None
-    else:
-        as_of = _whole(as_of)
-    return (text, _whole(body.get("k", 10)), body.get("mode"), _whole(body.get("before")),
-            as_of)
+    return text, _whole(body.get("k", 10)), body.get("mode"), _whole(body.get("before"))
 
 
 def query_int(request: Request, name: str, default: int, minimum: int = 1,

@@ -119,11 +119,8 @@ SCHEMAS: dict[str, Any] = {
                  "description": "null: hybrid when the server has an embedder, else keyword;"
                                 " semantic and hybrid need one (--embeddings)"},
         "before": {"type": ["integer", "null"],
-                   "description": "only messages with a smaller seq"},
-        "as_of": {"type": ["integer", "string", "null"],
-                  "description": "only what memory held then: a message seq (up to it) or"
-                                 " an ISO 8601 datetime (written at or before it); not"
-                                 " with before"}}},
+                   "description": "only messages with a smaller seq (search(as_of=seq) is"
+                                  " before=seq + 1)"}}},
     "SearchResult": {"type": "object", "required": ["hits", "ranking", "note"], "properties": {
         "hits": {"type": "array", "items": _ref("Hit"), "description": "best first"},
         "ranking": {"type": "string", "enum": ["keyword", "semantic", "hybrid"],

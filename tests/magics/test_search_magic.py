@@ -113,7 +113,7 @@ def test_search_by_meaning_with_an_embedder_from_a_variable(ip, capsys):
     ip.user_ns["words"].fail = True
     fell_back = line(ip, "search Lisbon --mode hybrid")
     assert fell_back.note and "searched by words only" in fell_back.note
-    assert fell_back.mode == "keyword"  # the ranking that ordered the hits
+    assert fell_back.mode == "hybrid"  # the default's rule, on words alone
     assert "note: searched by words only" in str(fell_back)
     assert "Lisbon" in fell_back.hits[0].message.content
     ip.run_line_magic("config", "MotorheadMagics.embeddings = 'nonesuch'")
