@@ -2,9 +2,9 @@
 
     nice -n 10 python benchmarks/bench_recall.py [--dataset synthetic] [--seed 7]
         [--conversations 8] [--messages 600] [--facts 12] [--distractors 4] [--window 12]
-        [--summary-chars 2000] [--summarizer truncate|local] [--store sqlite|redis]
-        [--fusions]
-    nice -n 10 python benchmarks/bench_recall.py --dataset locomo --path locomo10.json
+        [--summary-chars 2000] [--summarizer truncate|local] [--store sqlite,redis]
+    python benchmarks/bench_recall.py --dataset locomo --path ../shared/data/locomo-dev
+        [--only 26,30] [--categories 1,2,3,4,5] [--store sqlite|redis|sqlite,redis]
 
 Each conversation is written to a fresh store turn by turn (``add()`` of one Human and
 one AI message; ``--batch``) through ``mh.connect(url, window_size=W, summarizer=...,
