@@ -285,9 +285,7 @@ class Searcher:
         missing = [seq for seq, _ in scored if seq not in known]
         known.update((m.seq, m) for m in self.store.messages_at(session_id, missing))
         complete = len(words) < pool and (meaning is None or len(meaning.seqs) <= pool)
-        names = frozenset(query_terms(text))
-        newest = max(known, default=0)
-        scored = ranking.with_priors(scored, known, names, newest, weights)
+        scored = ranking.with_priors(scored, known, frozenset(query_terms(text)), weights)
         return _Ranked(scored, known, complete, "hybrid", note)
 
     def _not_embedded(self) -> str:
@@ -327,11 +325,9 @@ class Searcher:
     def _by_meaning(self, session_id: str, text: str,
                     before: int | None) -> ranking.Meaning | None:
         """The query's cosine with every vector of the session (below ``before``); None
-        when the session has messages but no vector at all, or there is no embedder."""
+        when the session has messages but no vector at all."""
         import numpy as np
 
-        if self.embedder is None:
-            return None
         vectors = self.vectors.get(session_id)
         empty = ranking.Meaning(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
         if vectors is None:
