@@ -84,6 +84,7 @@ def test_a_failed_fold_is_retried_by_itself(local_url):
     assert memory.summaries("s") == [] and memory.last_fold_error is not None
     model.fail = False  # the model recovers; nobody writes
     assert _until(lambda: memory.summaries("s") != [], timeout=10)
+    memory.wait("s")  # the summary lands a moment before the fold's bookkeeping ends
     assert memory.progress("s") == [] and memory.last_fold_error is None
     memory.close()
 

@@ -370,7 +370,9 @@ def test_open_in_notebook_with_the_launcher_in_front_opens_a_new_notebook(
                                 "%%motorhead --session 'launcher case'\n"]
 
     page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
-    page.wait_for_selector(".jp-Launcher", state="visible")
+    # Lab may have opened its own launcher (hidden now behind the notebook) before ours:
+    # wait for the one in front, not the first in the page.
+    page.wait_for_selector(".jp-Launcher >> visible=true")
     page.click(".mh-open")
     page.wait_for_function("n => [...window.jupyterapp.shell.widgets('main')]"
                            ".filter(w => w.context && w.content?.widgets).length > n", arg=1)
